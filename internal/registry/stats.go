@@ -1,0 +1,163 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"caravana/internal/auth"
+	"caravana/internal/store"
+)
+
+// Count is one labelled number.
+type Count struct {
+	Key   string `json:"key"`
+	Value int    `json:"value"`
+}
+
+// Stats are the registry's aggregate figures: no one person in them.
+type Stats struct {
+	People         int     `json:"people"`
+	Households     int     `json:"households"`
+	Children       int     `json:"children"` // under 18
+	AgeBands       []Count `json:"age_bands"`
+	Sex            []Count `json:"sex"`
+	Nationality    []Count `json:"nationality"`
+	Flags          []Count `json:"flags"`
+	HouseholdSizes []Count `json:"household_sizes"`
+}
+
+// AgeBands are the dashboard's age groups, by lower bound.
+var AgeBands = []struct {
+	Key string
+	Min int
+}{{"0-4", 0}, {"5-11", 5}, {"12-17", 12}, {"18-59", 18}, {"60+", 60}}
+
+// AgeBand names the band an age falls in ("unknown" for no age).
+func AgeBand(age int, known bool) string {
+	if !known {
+		return "unknown"
+	}
+	band := AgeBands[0].Key
+	for _, b := range AgeBands {
+		if age >= b.Min {
+			band = b.Key
+		}
+	}
+	return band
+}
+
+// Stats computes the figures. It opens sealed fields in memory and keeps
+// only counts; flags the role may not see are left out.
+func (s *Service) Stats(ctx context.Context, p auth.Principal) (Stats, error) {
+	if err := auth.Check(p, auth.StatsRead); err != nil {
+		return Stats{}, err
+	}
+	now := s.now()
+	bands := map[string]int{}
+	sexes := map[string]int{}
+	nats := map[string]int{}
+	flags := map[string]int{}
+	sizes := map[string]int{}
+	var st Stats
+	err := s.st.View(ctx, func(tx store.ReadTx) error {
+		err := tx.Scan(ctx, docPerson, func(id string, data []byte) error {
+			var d personDoc
+			if err := json.Unmarshal(data, &d); err != nil {
+				return err
+			}
+			st.People++
+			open := func(f string) string {
+				v, err := s.seal.OpenField(entity(id), f, d.Fields[f].V)
+				if err != nil {
+					return ""
+				}
+				return v
+			}
+			bd, err := time.Parse("2006-01-02", open(auth.FieldBirthDate))
+			age := AgeOn(bd, now)
+			band := AgeBand(age, err == nil)
+			bands[band]++
+			if err == nil && age < 18 {
+				st.Children++
+			}
+			sexes[or(open(auth.FieldSex), "unknown")]++
+			nats[or(open(auth.FieldNationality), "unknown")]++
+			for _, f := range strings.Split(open(auth.FieldFlags), ",") {
+				if f != "" && auth.CanSeeFlag(p.Role, f) {
+					flags[f]++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Scan(ctx, docHousehold, func(id string, data []byte) error {
+			var d struct {
+				Members []Member `json:"members"`
+			}
+			if err := json.Unmarshal(data, &d); err != nil {
+				return err
+			}
+			if len(d.Members) == 0 {
+				return nil
+			}
+			st.Households++
+			switch n := len(d.Members); {
+			case n >= 6:
+				sizes["6+"]++
+			default:
+				sizes[string(rune('0'+n))]++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	for _, b := range AgeBands {
+		st.AgeBands = append(st.AgeBands, Count{b.Key, bands[b.Key]})
+	}
+	if bands["unknown"] > 0 {
+		st.AgeBands = append(st.AgeBands, Count{"unknown", bands["unknown"]})
+	}
+	st.Sex = sorted(sexes)
+	st.Nationality = sorted(nats)
+	for _, f := range auth.Flags {
+		if auth.CanSeeFlag(p.Role, f) {
+			st.Flags = append(st.Flags, Count{f, flags[f]})
+		}
+	}
+	for _, k := range []string{"1", "2", "3", "4", "5", "6+"} {
+		st.HouseholdSizes = append(st.HouseholdSizes, Count{k, sizes[k]})
+	}
+	if err := s.led.Audit(ctx, store.AuditEntry{Actor: p.Actor(), Action: "stats.read", Record: "registry", Detail: "aggregate counts"}); err != nil {
+		return Stats{}, err
+	}
+	return st, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// sorted orders counts largest first, then by key.
+func sorted(m map[string]int) []Count {
+	out := make([]Count, 0, len(m))
+	for k, v := range m {
+		out = append(out, Count{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Value != out[j].Value {
+			return out[i].Value > out[j].Value
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}

@@ -1,0 +1,466 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"caravana/internal/event"
+)
+
+// Dialect is what differs between SQL engines; everything else is shared.
+type Dialect struct {
+	Name string
+	// Types substituted into migrations.
+	Blob, AutoID string
+	// Numbered placeholders ($1) instead of ?.
+	Numbered bool
+	// LockWriter, when set, runs first in every write transaction to
+	// serialise writers across processes (PostgreSQL advisory lock).
+	LockWriter string
+	// IsUnique recognises a unique-constraint violation from the driver.
+	IsUnique func(error) bool
+}
+
+// SQL is a Store over database/sql: a writer pool and a reader pool (they
+// may be the same *sql.DB).
+type SQL struct {
+	w, r *sql.DB
+	d    Dialect
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// NewSQL wraps open database handles and applies pending migrations, each in
+// its own transaction. It refuses a database newer than this binary.
+func NewSQL(ctx context.Context, writer, reader *sql.DB, d Dialect) (*SQL, error) {
+	s := &SQL{w: writer, r: reader, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect names the engine.
+func (s *SQL) Dialect() string { return s.d.Name }
+
+// Close closes both pools.
+func (s *SQL) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// q rewrites ? placeholders for the dialect, once per query text.
+func (s *SQL) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Migrations returns how many migration steps this binary knows.
+func Migrations() int {
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	return len(names)
+}
+
+func (s *SQL) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	sort.Strings(names)
+	if current > len(names) {
+		return fmt.Errorf("%w: database is at version %d, this program knows %d", ErrNewerSchema, current, len(names))
+	}
+	for i := current; i < len(names); i++ {
+		body, err := migrationFS.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		text := strings.NewReplacer("{{BLOB}}", s.d.Blob, "{{AUTOID}}", s.d.AutoID).Replace(string(body))
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", names[i], err)
+		}
+		for _, stmt := range strings.Split(text, ";") {
+			if strings.TrimSpace(stripComments(stmt)) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate %s: %w", names[i], err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version) VALUES (?)`), i+1); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", names[i], err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+func stripComments(s string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Update runs fn in a write transaction.
+func (s *SQL) Update(ctx context.Context, fn func(Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if s.d.LockWriter != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockWriter); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("lock writer: %w", err)
+		}
+	}
+	if err := fn(&sqlTx{s: s, tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// View runs fn in a read transaction.
+func (s *SQL) View(ctx context.Context, fn func(ReadTx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(&sqlTx{s: s, tx: tx})
+}
+
+type sqlTx struct {
+	s  *SQL
+	tx *sql.Tx
+}
+
+func (t *sqlTx) exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.tx.ExecContext(ctx, t.s.q(query), args...)
+	if err != nil && t.s.d.IsUnique != nil && t.s.d.IsUnique(err) {
+		return ErrAlreadyExists
+	}
+	return err
+}
+
+func (t *sqlTx) Get(ctx context.Context, kind, id string) ([]byte, error) {
+	return t.getFrom(ctx, "docs", kind, id)
+}
+
+func (t *sqlTx) LocalGet(ctx context.Context, kind, id string) ([]byte, error) {
+	return t.getFrom(ctx, "local_docs", kind, id)
+}
+
+func (t *sqlTx) getFrom(ctx context.Context, table, kind, id string) ([]byte, error) {
+	var data []byte
+	err := t.tx.QueryRowContext(ctx, t.s.q(`SELECT data FROM `+table+` WHERE kind = ? AND id = ?`), kind, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return data, err
+}
+
+func (t *sqlTx) Scan(ctx context.Context, kind string, fn func(id string, data []byte) error) error {
+	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id, data FROM docs WHERE kind = ? ORDER BY id`), kind)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return err
+		}
+		if err := fn(id, data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *sqlTx) Count(ctx context.Context, kind string) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, t.s.q(`SELECT COUNT(*) FROM docs WHERE kind = ?`), kind).Scan(&n)
+	return n, err
+}
+
+func (t *sqlTx) Lookup(ctx context.Context, index, key string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id FROM idx WHERE name = ? AND key = ? ORDER BY id`), index, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (t *sqlTx) Head(ctx context.Context, node string) (Head, error) {
+	var h Head
+	var seq, hlc int64
+	err := t.tx.QueryRowContext(ctx, t.s.q(`SELECT seq, hash, hlc FROM events WHERE node = ? ORDER BY seq DESC LIMIT 1`), node).Scan(&seq, &h.Hash, &hlc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Head{}, nil
+	}
+	h.Seq, h.HLC = uint64(seq), event.HLC(hlc)
+	return h, err
+}
+
+func (t *sqlTx) MaxHLC(ctx context.Context) (event.HLC, error) {
+	var h int64
+	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(hlc), 0) FROM events`).Scan(&h)
+	return event.HLC(h), err
+}
+
+func (t *sqlTx) Vector(ctx context.Context) (map[string]uint64, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT node, MAX(seq) FROM events GROUP BY node`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	v := map[string]uint64{}
+	for rows.Next() {
+		var node string
+		var seq int64
+		if err := rows.Scan(&node, &seq); err != nil {
+			return nil, err
+		}
+		v[node] = uint64(seq)
+	}
+	return v, rows.Err()
+}
+
+const eventCols = `node, seq, hlc, actor, kind, subject, body, prev, hash, sig`
+
+func scanEvent(rows *sql.Rows) (*event.Event, error) {
+	var e event.Event
+	var seq, hlc int64
+	var body []byte
+	if err := rows.Scan(&e.Node, &seq, &hlc, &e.Actor, &e.Kind, &e.Subject, &body, &e.Prev, &e.Hash, &e.Sig); err != nil {
+		return nil, err
+	}
+	e.Seq, e.HLC, e.Body = uint64(seq), event.HLC(hlc), body
+	if len(e.Prev) == 0 {
+		e.Prev = nil
+	}
+	return &e, nil
+}
+
+func (t *sqlTx) Events(ctx context.Context, node string, after uint64, limit int) ([]event.Event, error) {
+	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT `+eventCols+` FROM events WHERE node = ? AND seq > ? ORDER BY seq LIMIT ?`), node, int64(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+func (t *sqlTx) EachEvent(ctx context.Context, fn func(*event.Event) error) error {
+	const page = 5000
+	var hlc int64 = -1
+	var node string
+	var seq int64
+	for {
+		rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT `+eventCols+` FROM events
+			WHERE (hlc, node, seq) > (?, ?, ?) ORDER BY hlc, node, seq LIMIT ?`), hlc, node, seq, page)
+		if err != nil {
+			return err
+		}
+		var batch []*event.Event
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < page {
+			return nil
+		}
+		last := batch[len(batch)-1]
+		hlc, node, seq = int64(last.HLC), last.Node, int64(last.Seq)
+	}
+}
+
+func (t *sqlTx) EachDoc(ctx context.Context, fn func(kind, id string, data []byte) error) error {
+	rows, err := t.tx.QueryContext(ctx, `SELECT kind, id, data FROM docs ORDER BY kind, id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, id string
+		var data []byte
+		if err := rows.Scan(&kind, &id, &data); err != nil {
+			return err
+		}
+		if err := fn(kind, id, data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *sqlTx) CountEvents(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)
+	return n, err
+}
+
+func (t *sqlTx) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	q := `SELECT id, at, actor, action, record, detail FROM audit WHERE 1=1`
+	var args []any
+	if f.Actor != "" {
+		q += ` AND actor = ?`
+		args = append(args, f.Actor)
+	}
+	if f.Record != "" {
+		q += ` AND record = ?`
+		args = append(args, f.Record)
+	}
+	if f.BeforeID > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.BeforeID)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := t.tx.QueryContext(ctx, t.s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var a AuditEntry
+		if err := rows.Scan(&a.ID, &a.At, &a.Actor, &a.Action, &a.Record, &a.Detail); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *sqlTx) Put(ctx context.Context, kind, id string, data []byte) error {
+	return t.exec(ctx, `INSERT INTO docs (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data`, kind, id, data)
+}
+
+func (t *sqlTx) Delete(ctx context.Context, kind, id string) error {
+	return t.exec(ctx, `DELETE FROM docs WHERE kind = ? AND id = ?`, kind, id)
+}
+
+func (t *sqlTx) AddIndex(ctx context.Context, index, key, id string) error {
+	return t.exec(ctx, `INSERT INTO idx (name, key, id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, index, key, id)
+}
+
+func (t *sqlTx) RemoveIndex(ctx context.Context, index, key, id string) error {
+	return t.exec(ctx, `DELETE FROM idx WHERE name = ? AND key = ? AND id = ?`, index, key, id)
+}
+
+func (t *sqlTx) InsertEvent(ctx context.Context, e *event.Event) error {
+	return t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Node, int64(e.Seq), int64(e.HLC), e.Actor, e.Kind, e.Subject, []byte(e.Body), e.Prev, e.Hash, e.Sig)
+}
+
+func (t *sqlTx) ResetProjections(ctx context.Context) error {
+	if err := t.exec(ctx, `DELETE FROM docs`); err != nil {
+		return err
+	}
+	return t.exec(ctx, `DELETE FROM idx`)
+}
+
+func (t *sqlTx) LocalPut(ctx context.Context, kind, id string, data []byte) error {
+	return t.exec(ctx, `INSERT INTO local_docs (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data`, kind, id, data)
+}
+
+func (t *sqlTx) LocalDelete(ctx context.Context, kind, id string) error {
+	return t.exec(ctx, `DELETE FROM local_docs WHERE kind = ? AND id = ?`, kind, id)
+}
+
+func (t *sqlTx) AppendAudit(ctx context.Context, entries ...AuditEntry) error {
+	for _, a := range entries {
+		if err := t.exec(ctx, `INSERT INTO audit (at, actor, action, record, detail) VALUES (?, ?, ?, ?, ?)`,
+			a.At, a.Actor, a.Action, a.Record, a.Detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *sqlTx) Savepoint(ctx context.Context, name string) error {
+	return t.exec(ctx, `SAVEPOINT `+name)
+}
+
+func (t *sqlTx) RollbackTo(ctx context.Context, name string) error {
+	return t.exec(ctx, `ROLLBACK TO SAVEPOINT `+name)
+}
+
+func (t *sqlTx) Release(ctx context.Context, name string) error {
+	return t.exec(ctx, `RELEASE SAVEPOINT `+name)
+}

@@ -1,0 +1,117 @@
+// Package sqlite opens the embedded default store: one SQLite file encrypted
+// whole by the adiantum VFS, in WAL mode with durable commits.
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+	_ "github.com/ncruces/go-sqlite3/vfs/adiantum"
+
+	"caravana/internal/store"
+)
+
+// FileName is the database file inside a node folder.
+const FileName = "node.db"
+
+var (
+	// ErrPlaintext means the file is an unencrypted SQLite database (S5).
+	ErrPlaintext = errors.New("database file is not encrypted; refusing to use it")
+	// ErrMissing means the database file does not exist and create was not asked.
+	ErrMissing = errors.New("database file is missing")
+	// ErrWrongKey means the file does not decrypt under the node's key.
+	ErrWrongKey = errors.New("database does not open with this node's key (damaged, or from another node)")
+)
+
+// Open opens (or, with create, creates) the encrypted database at path.
+// hexKey is 64 hex digits; it is never logged.
+func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, error) {
+	head := make([]byte, 16)
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		n, _ := f.Read(head)
+		f.Close()
+		if n >= 15 && bytes.HasPrefix(head, []byte("SQLite format 3")) {
+			return nil, ErrPlaintext
+		}
+	case errors.Is(err, os.ErrNotExist):
+		if !create {
+			return nil, fmt.Errorf("%w: %s", ErrMissing, path)
+		}
+	default:
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	mode := "rw"
+	if create {
+		mode = "rwc"
+	}
+	// busy_timeout comes first so every later pragma waits instead of failing.
+	params := url.Values{}
+	params.Set("vfs", "adiantum")
+	params.Set("hexkey", hexKey)
+	params.Set("mode", mode)
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "journal_mode(wal)")
+	params.Add("_pragma", "synchronous(full)")
+	params.Add("_pragma", "temp_store(memory)")
+	params.Add("_pragma", "foreign_keys(on)")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
+	writerDSN := dsn + params.Encode() + "&_txlock=immediate"
+	w, err := driver.Open(writerDSN)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", scrub(err, hexKey))
+	}
+	w.SetMaxOpenConns(1)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, classify(err, hexKey)
+	}
+	var check string
+	if err := w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema`).Scan(&check); err != nil {
+		w.Close()
+		return nil, classify(err, hexKey)
+	}
+	params.Set("mode", "ro")
+	r, err := driver.Open(dsn + params.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database: %w", scrub(err, hexKey))
+	}
+	r.SetMaxOpenConns(4)
+	s, err := store.NewSQL(ctx, w, r, store.Dialect{
+		Name: "sqlite", Blob: "BLOB", AutoID: "INTEGER PRIMARY KEY",
+		IsUnique: func(err error) bool {
+			var e *sqlite3.Error
+			return errors.As(err, &e) && e.ExtendedCode() == sqlite3.CONSTRAINT_PRIMARYKEY || errors.Is(err, sqlite3.CONSTRAINT_UNIQUE)
+		},
+	})
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func classify(err error, key string) error {
+	if errors.Is(err, sqlite3.NOTADB) {
+		return ErrWrongKey
+	}
+	return fmt.Errorf("open database: %w", scrub(err, key))
+}
+
+// scrub keeps the key out of any error text that might echo the DSN.
+func scrub(err error, key string) error {
+	if key != "" && strings.Contains(err.Error(), key) {
+		return errors.New(strings.ReplaceAll(err.Error(), key, "[key]"))
+	}
+	return err
+}
