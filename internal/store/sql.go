@@ -33,6 +33,8 @@ type Dialect struct {
 type SQL struct {
 	w, r *sql.DB
 	d    Dialect
+
+	stmts map[string]*sql.Stmt // prepared on the writer, by query text; read-only after open
 }
 
 //go:embed migrations/*.sql
@@ -41,8 +43,11 @@ var migrationFS embed.FS
 // NewSQL wraps open database handles and applies pending migrations, each in
 // its own transaction. It refuses a database newer than this binary.
 func NewSQL(ctx context.Context, writer, reader *sql.DB, d Dialect) (*SQL, error) {
-	s := &SQL{w: writer, r: reader, d: d}
+	s := &SQL{w: writer, r: reader, d: d, stmts: map[string]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -53,6 +58,9 @@ func (s *SQL) Dialect() string { return s.d.Name }
 
 // Close closes both pools.
 func (s *SQL) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -149,7 +157,7 @@ func (s *SQL) Update(ctx context.Context, fn func(Tx) error) error {
 			return fmt.Errorf("lock writer: %w", err)
 		}
 	}
-	if err := fn(&sqlTx{s: s, tx: tx}); err != nil {
+	if err := fn(&sqlTx{s: s, tx: tx, write: true}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -170,12 +178,59 @@ func (s *SQL) View(ctx context.Context, fn func(ReadTx) error) error {
 }
 
 type sqlTx struct {
-	s  *SQL
-	tx *sql.Tx
+	s     *SQL
+	tx    *sql.Tx
+	write bool
+}
+
+// Hot write statements, prepared once when the store opens: compiling SQL
+// per row dominates bulk appends. (They cannot be prepared lazily: the
+// SQLite writer pool has one connection, held by the open transaction.)
+var hotWrites = []string{qPut, qAddIndex, qRemoveIndex, qInsertEvent, qAudit, qGetDoc, qLookup}
+
+const (
+	qPut         = `INSERT INTO docs (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data`
+	qAddIndex    = `INSERT INTO idx (name, key, id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	qRemoveIndex = `DELETE FROM idx WHERE name = ? AND key = ? AND id = ?`
+	qInsertEvent = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qAudit       = `INSERT INTO audit (at, actor, action, record, detail) VALUES (?, ?, ?, ?, ?)`
+	qGetDoc      = `SELECT data FROM docs WHERE kind = ? AND id = ?`
+	qLookup      = `SELECT id FROM idx WHERE name = ? AND key = ? ORDER BY id`
+)
+
+// queryRow uses the prepared statement inside write transactions.
+func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, ok := t.s.stmts[query]; ok && t.write {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := t.s.stmts[query]; ok && t.write {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, t.s.q(query), args...)
+}
+
+func (s *SQL) prepare(ctx context.Context) error {
+	for _, q := range hotWrites {
+		st, err := s.w.PrepareContext(ctx, s.q(q))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
 }
 
 func (t *sqlTx) exec(ctx context.Context, query string, args ...any) error {
-	_, err := t.tx.ExecContext(ctx, t.s.q(query), args...)
+	var err error
+	if st, ok := t.s.stmts[query]; ok && t.write {
+		_, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		_, err = t.tx.ExecContext(ctx, t.s.q(query), args...)
+	}
 	if err != nil && t.s.d.IsUnique != nil && t.s.d.IsUnique(err) {
 		return ErrAlreadyExists
 	}
@@ -192,7 +247,7 @@ func (t *sqlTx) LocalGet(ctx context.Context, kind, id string) ([]byte, error) {
 
 func (t *sqlTx) getFrom(ctx context.Context, table, kind, id string) ([]byte, error) {
 	var data []byte
-	err := t.tx.QueryRowContext(ctx, t.s.q(`SELECT data FROM `+table+` WHERE kind = ? AND id = ?`), kind, id).Scan(&data)
+	err := t.queryRow(ctx, `SELECT data FROM `+table+` WHERE kind = ? AND id = ?`, kind, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -225,7 +280,7 @@ func (t *sqlTx) Count(ctx context.Context, kind string) (int, error) {
 }
 
 func (t *sqlTx) Lookup(ctx context.Context, index, key string) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id FROM idx WHERE name = ? AND key = ? ORDER BY id`), index, key)
+	rows, err := t.query(ctx, qLookup, index, key)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +463,7 @@ func (t *sqlTx) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) 
 }
 
 func (t *sqlTx) Put(ctx context.Context, kind, id string, data []byte) error {
-	return t.exec(ctx, `INSERT INTO docs (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data`, kind, id, data)
+	return t.exec(ctx, qPut, kind, id, data)
 }
 
 func (t *sqlTx) Delete(ctx context.Context, kind, id string) error {
@@ -416,15 +471,15 @@ func (t *sqlTx) Delete(ctx context.Context, kind, id string) error {
 }
 
 func (t *sqlTx) AddIndex(ctx context.Context, index, key, id string) error {
-	return t.exec(ctx, `INSERT INTO idx (name, key, id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, index, key, id)
+	return t.exec(ctx, qAddIndex, index, key, id)
 }
 
 func (t *sqlTx) RemoveIndex(ctx context.Context, index, key, id string) error {
-	return t.exec(ctx, `DELETE FROM idx WHERE name = ? AND key = ? AND id = ?`, index, key, id)
+	return t.exec(ctx, qRemoveIndex, index, key, id)
 }
 
 func (t *sqlTx) InsertEvent(ctx context.Context, e *event.Event) error {
-	return t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.exec(ctx, qInsertEvent,
 		e.Node, int64(e.Seq), int64(e.HLC), e.Actor, e.Kind, e.Subject, []byte(e.Body), e.Prev, e.Hash, e.Sig)
 }
 
@@ -445,7 +500,7 @@ func (t *sqlTx) LocalDelete(ctx context.Context, kind, id string) error {
 
 func (t *sqlTx) AppendAudit(ctx context.Context, entries ...AuditEntry) error {
 	for _, a := range entries {
-		if err := t.exec(ctx, `INSERT INTO audit (at, actor, action, record, detail) VALUES (?, ?, ?, ?, ?)`,
+		if err := t.exec(ctx, qAudit,
 			a.At, a.Actor, a.Action, a.Record, a.Detail); err != nil {
 			return err
 		}

@@ -62,6 +62,9 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	params.Add("_pragma", "journal_mode(wal)")
 	params.Add("_pragma", "synchronous(full)")
 	params.Add("_pragma", "temp_store(memory)")
+	// A large page cache keeps big transactions from spilling pages to the
+	// WAL before commit (bulk loads, rebuilds).
+	params.Add("_pragma", "cache_size(-65536)")
 	params.Add("_pragma", "foreign_keys(on)")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 	writerDSN := dsn + params.Encode() + "&_txlock=immediate"
@@ -78,6 +81,11 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	if err := w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema`).Scan(&check); err != nil {
 		w.Close()
 		return nil, classify(err, hexKey)
+	}
+	if create {
+		// Ciphertext, but still nobody else's business; SQLite gives the
+		// WAL and shared-memory files the same mode.
+		os.Chmod(path, 0o600)
 	}
 	params.Set("mode", "ro")
 	r, err := driver.Open(dsn + params.Encode())

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"caravana/internal/cardcode"
+	"caravana/internal/registry"
+)
+
+// NewHouseholdCommand groups the household commands.
+func NewHouseholdCommand(app *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "household", Short: "Create households and manage their members"}
+	cmd.AddCommand(newHouseholdAdd(app), newHouseholdShow(app), newHouseholdList(app), newHouseholdAddMember(app), newHouseholdRemoveMember(app))
+	return cmd
+}
+
+func newHouseholdAdd(app *App) *cobra.Command {
+	var in registry.HouseholdInput
+	var members []string
+	cmd := &cobra.Command{
+		Use:     "add",
+		Short:   "Create a household; members as ID|CODE:ROLE",
+		Example: `  caravana household add --label "Familia López Reyes" --kind family --member K7M4Q-X2PR9:head --member 3F8TV-99QAB:child`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := app.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			for _, m := range members {
+				ref, role, ok := strings.Cut(m, ":")
+				if !ok {
+					return usagef("--member %q: write ID|CODE:ROLE, role one of %s", m, strings.Join(registry.HouseholdRoles, ", "))
+				}
+				p, err := resolve(cmd.Context(), n, ref)
+				if err != nil {
+					return fmt.Errorf("--member %q: %w", m, err)
+				}
+				in.Members = append(in.Members, registry.Member{Person: p.ID, Role: role})
+			}
+			h, err := n.Registry.CreateHousehold(cmd.Context(), operator(), in)
+			if err != nil {
+				return explain(err)
+			}
+			if app.JSON {
+				return app.printJSON(h)
+			}
+			printHousehold(app, h)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&in.Label, "label", "", "a name for the household, e.g. \"Familia López\"")
+	cmd.Flags().StringVar(&in.Kind, "kind", "family", "one of "+strings.Join(registry.HouseholdKinds, ", "))
+	cmd.Flags().StringArrayVar(&members, "member", nil, "a member as ID|CODE:ROLE (repeatable)")
+	return cmd
+}
+
+func printHousehold(app *App, h registry.Household) {
+	fmt.Fprintf(app.Stdout, "Household %s  %s (%s), members: %d\n", h.ID, h.Label, h.Kind, len(h.Members))
+	tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROLE\tCODE\tNAME\tAGE\tALSO IN")
+	for _, m := range h.Members {
+		age := ""
+		if m.Person.Age != nil {
+			age = fmt.Sprint(*m.Person.Age)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Role, cardcode.Format(m.Person.Code), m.Person.FullName(), age, strings.Join(m.Elsewhere, ","))
+	}
+	tw.Flush()
+}
+
+func newHouseholdShow(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a household and its members",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := app.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			h, err := n.Registry.GetHousehold(cmd.Context(), operator(), args[0])
+			if err != nil {
+				return err
+			}
+			if app.JSON {
+				return app.printJSON(h)
+			}
+			printHousehold(app, h)
+			return nil
+		},
+	}
+}
+
+func newHouseholdList(app *App) *cobra.Command {
+	var offset, limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List households, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := app.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			hs, total, err := n.Registry.ListHouseholds(cmd.Context(), operator(), offset, limit)
+			if err != nil {
+				return err
+			}
+			if app.JSON {
+				if hs == nil {
+					hs = []registry.HouseholdSummary{}
+				}
+				return app.printJSON(hs)
+			}
+			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tLABEL\tKIND\tMEMBERS")
+			for _, h := range hs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", h.ID, h.Label, h.Kind, h.Members)
+			}
+			tw.Flush()
+			fmt.Fprintf(app.Stdout, "%d of %d households\n", len(hs), total)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
+	return cmd
+}
+
+func newHouseholdAddMember(app *App) *cobra.Command {
+	var role string
+	cmd := &cobra.Command{
+		Use:   "add-member HOUSEHOLD ID|CODE",
+		Short: "Put a person in a household",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := app.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			p, err := resolve(cmd.Context(), n, args[1])
+			if err != nil {
+				return err
+			}
+			h, err := n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role})
+			if err != nil {
+				return explain(err)
+			}
+			if app.JSON {
+				return app.printJSON(h)
+			}
+			printHousehold(app, h)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "other", "one of "+strings.Join(registry.HouseholdRoles, ", "))
+	return cmd
+}
+
+func newHouseholdRemoveMember(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-member HOUSEHOLD ID|CODE",
+		Short: "Take a person out of a household",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := app.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			p, err := resolve(cmd.Context(), n, args[1])
+			if err != nil {
+				return err
+			}
+			h, err := n.Registry.RemoveMember(cmd.Context(), operator(), args[0], p.ID)
+			if err != nil {
+				return err
+			}
+			if app.JSON {
+				return app.printJSON(h)
+			}
+			printHousehold(app, h)
+			return nil
+		},
+	}
+}
