@@ -11,6 +11,7 @@ import (
 	"caravana/internal/crypto"
 	"caravana/internal/registry"
 	"caravana/internal/store/sqlite"
+	"caravana/internal/testenv"
 )
 
 // cheap KDF settings, set explicitly by tests only.
@@ -93,5 +94,47 @@ func TestOpenFailsClosed(t *testing.T) {
 	}
 	if _, err := Open(ctx, cfg); !errors.Is(err, crypto.ErrNoKeyFile) {
 		t.Fatalf("after wipe: %v", err)
+	}
+}
+
+// TestNodePostgres runs the same node on PostgreSQL: init, register, find,
+// household, rebuild and verify, and the data is still there after reopen.
+func TestNodePostgres(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Dir: t.TempDir(), DB: testenv.PostgresDB(t), Passphrase: "correct horse battery", KDF: testKDF, PasswordKDF: testKDF}
+	n, err := Init(ctx, cfg, InitOptions{Name: "hub", AdminUser: "ana", AdminPassword: "long enough pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := auth.Operator("test")
+	p, err := n.Registry.Register(ctx, op, registry.PersonInput{GivenNames: "Ángel", Surname1: "Euceda", Sex: "M",
+		Consent: registry.Consent{Registration: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Registry.CreateHousehold(ctx, op, registry.HouseholdInput{Label: "Euceda", Kind: "single",
+		Members: []registry.Member{{Person: p.ID, Role: "head"}}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := n.Ledger.Verify(ctx, true)
+	if err != nil || !rep.OK() || rep.Events != 4 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+	if err := n.Ledger.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	n, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	found, err := n.Registry.Find(ctx, op, "angel EUCEDA", 5)
+	if err != nil || len(found) != 1 || found[0].ID != p.ID || len(found[0].Households) != 1 {
+		t.Fatalf("Find after reopen = %+v, %v", found, err)
+	}
+	rep2, _ := n.Ledger.Verify(ctx, false)
+	if rep2.StateHash != rep.StateHash {
+		t.Errorf("state hash %s after rebuild and reopen, want %s", rep2.StateHash, rep.StateHash)
 	}
 }
