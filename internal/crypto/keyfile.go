@@ -245,7 +245,8 @@ func readKeyFile(path string) (*keyFile, error) {
 	}
 	var kf keyFile
 	if err := json.Unmarshal(data, &kf); err != nil || kf.Version != 1 || len(kf.Salt) == 0 ||
-		len(kf.WrappedKey) == 0 || len(kf.SigningPub) != ed25519.PublicKeySize || kf.KDF.MemoryKiB == 0 {
+		len(kf.WrappedKey) == 0 || len(kf.SigningPub) != ed25519.PublicKeySize ||
+		kf.KDF.MemoryKiB == 0 || kf.KDF.Time == 0 || kf.KDF.Threads == 0 { // argon2 panics on t=0 or p=0
 		return nil, ErrDamagedKeyFile
 	}
 	return &kf, nil
@@ -279,8 +280,8 @@ func Unlock(dir, passphrase string, target KDFParams) (*Keys, error) {
 		return nil, fmt.Errorf("%w: signing key", ErrDamagedKeyFile)
 	}
 	k.Signing = ed25519.NewKeyFromSeed(seed)
-	if NodeIDFor(k.Signing.Public().(ed25519.PublicKey)) != kf.NodeID {
-		return nil, fmt.Errorf("%w: node id does not match signing key", ErrDamagedKeyFile)
+	if pub := k.Signing.Public().(ed25519.PublicKey); NodeIDFor(pub) != kf.NodeID || !pub.Equal(ed25519.PublicKey(kf.SigningPub)) {
+		return nil, fmt.Errorf("%w: node id or public key does not match signing key", ErrDamagedKeyFile)
 	}
 	ageText, err := k.openKey("age", kf.SealedAge)
 	if err != nil {
@@ -288,6 +289,10 @@ func Unlock(dir, passphrase string, target KDFParams) (*Keys, error) {
 	}
 	if k.AgeIdentity, err = age.ParseX25519Identity(string(ageText)); err != nil {
 		return nil, fmt.Errorf("%w: age identity", ErrDamagedKeyFile)
+	}
+	// The recipient is stored in the clear: trust it only if it is the identity's own.
+	if k.AgeIdentity.Recipient().String() != kf.AgeRecipient {
+		return nil, fmt.Errorf("%w: age recipient does not match age identity", ErrDamagedKeyFile)
 	}
 	if kf.KDF.Weaker(target) {
 		k.KDF = maxParams(kf.KDF, target)
@@ -354,7 +359,21 @@ func syncDir(dir string) error {
 // again (S15): the wrapped key is overwritten with random bytes and synced
 // before the file is removed, each step independent of the others' failure.
 func Wipe(dir string) error {
-	path := filepath.Join(dir, KeyFileName)
+	var errs []error
+	// The key file first; then any full copy a re-wrap interrupted by a crash
+	// left in a temp file.
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	for _, path := range append([]string{filepath.Join(dir, KeyFileName)}, leftovers...) {
+		errs = append(errs, shred(path))
+	}
+	if err := syncDir(dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// shred overwrites path with random bytes, syncs it and removes it.
+func shred(path string) error {
 	var errs []error
 	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
 		if st, err := f.Stat(); err == nil {
@@ -372,9 +391,6 @@ func Wipe(dir string) error {
 		errs = append(errs, err)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
-	}
-	if err := syncDir(dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

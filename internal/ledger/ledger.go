@@ -67,8 +67,11 @@ type Ledger struct {
 
 	reqs chan *request
 	done chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	// closing holds Close back while an Append is queueing, so nothing is
+	// queued after the writer's final drain (it would wait forever).
+	closing sync.RWMutex
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 type request struct {
@@ -90,8 +93,20 @@ func Open(ctx context.Context, st store.Store, keys *crypto.Keys, proj *Projecto
 	l := &Ledger{st: st, keys: keys, clock: event.NewClock(nil), proj: proj, log: log,
 		reqs: make(chan *request, 1024), done: make(chan struct{})}
 	err := st.View(ctx, func(tx store.ReadTx) error {
-		h, err := tx.MaxHLC(ctx)
-		l.clock.Restore(h)
+		// Our own newest timestamp, however far ahead, must never be
+		// re-issued; other nodes' timestamps move the clock only when they
+		// are believable (S14: a far-future event must not drag it along).
+		head, err := tx.Head(ctx, keys.NodeID)
+		if err != nil {
+			return err
+		}
+		l.clock.Restore(head.HLC)
+		all, err := tx.MaxHLC(ctx)
+		if err == nil && all > head.HLC {
+			if l.clock.Observe(all) != nil {
+				log.Warn("an event in the log is stamped far in the future; the clock ignores it", "hlc", all.String())
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -110,7 +125,12 @@ func (l *Ledger) Store() store.Store { return l.st }
 
 // Close stops the writer after the requests already queued.
 func (l *Ledger) Close() {
-	l.once.Do(func() { close(l.done) })
+	l.closing.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+	}
+	l.closing.Unlock()
 	l.wg.Wait()
 }
 
@@ -118,11 +138,16 @@ func (l *Ledger) Close() {
 // them or none. Audit entries are written in the same commit.
 func (l *Ledger) Append(ctx context.Context, actor string, drafts []Draft, audit ...store.AuditEntry) ([]event.Event, error) {
 	r := &request{ctx: ctx, actor: actor, drafts: drafts, audit: audit, done: make(chan struct{})}
+	l.closing.RLock()
+	if l.closed {
+		l.closing.RUnlock()
+		return nil, ErrClosed
+	}
 	select {
 	case l.reqs <- r:
-	case <-l.done:
-		return nil, ErrClosed
+		l.closing.RUnlock()
 	case <-ctx.Done():
+		l.closing.RUnlock()
 		return nil, ctx.Err()
 	}
 	// Once queued the request is committed or refused as a whole; waiting

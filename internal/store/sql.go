@@ -18,7 +18,7 @@ import (
 type Dialect struct {
 	Name string
 	// Types substituted into migrations.
-	Blob, AutoID string
+	Blob, AutoID, Text string
 	// Numbered placeholders ($1) instead of ?.
 	Numbered bool
 	// LockWriter, when set, runs first in every write transaction to
@@ -26,6 +26,9 @@ type Dialect struct {
 	LockWriter string
 	// IsUnique recognises a unique-constraint violation from the driver.
 	IsUnique func(error) bool
+	// ReadIsolation makes View a snapshot where the default is not one
+	// (PostgreSQL's READ COMMITTED sees each statement's newest commits).
+	ReadIsolation sql.IsolationLevel
 }
 
 // SQL is a Store over database/sql: a writer pool and a reader pool (they
@@ -110,7 +113,7 @@ func (s *SQL) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{BLOB}}", s.d.Blob, "{{AUTOID}}", s.d.AutoID).Replace(string(body))
+		text := strings.NewReplacer("{{BLOB}}", s.d.Blob, "{{AUTOID}}", s.d.AutoID, "{{TEXT}}", s.d.Text).Replace(string(body))
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", names[i], err)
@@ -169,7 +172,7 @@ func (s *SQL) Update(ctx context.Context, fn func(Tx) error) error {
 
 // View runs fn in a read transaction.
 func (s *SQL) View(ctx context.Context, fn func(ReadTx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.d.ReadIsolation})
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}

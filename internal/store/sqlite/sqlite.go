@@ -42,6 +42,11 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 		if n >= 15 && bytes.HasPrefix(head, []byte("SQLite format 3")) {
 			return nil, ErrPlaintext
 		}
+		// SQLite takes an empty file for an empty database and would fill
+		// it with a fresh schema; a created one is never empty (S5).
+		if n == 0 && !create {
+			return nil, fmt.Errorf("%w: %s is empty", ErrMissing, path)
+		}
 	case errors.Is(err, os.ErrNotExist):
 		if !create {
 			return nil, fmt.Errorf("%w: %s", ErrMissing, path)
@@ -95,7 +100,7 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	}
 	r.SetMaxOpenConns(4)
 	s, err := store.NewSQL(ctx, w, r, store.Dialect{
-		Name: "sqlite", Blob: "BLOB", AutoID: "INTEGER PRIMARY KEY",
+		Name: "sqlite", Blob: "BLOB", AutoID: "INTEGER PRIMARY KEY", Text: "TEXT",
 		IsUnique: func(err error) bool {
 			var e *sqlite3.Error
 			return errors.As(err, &e) && e.ExtendedCode() == sqlite3.CONSTRAINT_PRIMARYKEY || errors.Is(err, sqlite3.CONSTRAINT_UNIQUE)
