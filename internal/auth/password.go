@@ -40,6 +40,18 @@ func HashPassword(pw string, p crypto.KDFParams) (string, error) {
 
 var errBadHash = errors.New("unreadable password hash")
 
+// maxHashKDF bounds the Argon2id cost a stored hash may ask for. A hash is
+// data (a user document, possibly from another node's event): without a
+// bound a damaged or hostile one could make one login allocate gigabytes
+// or run for hours. It is a variable so tests can lower it.
+var maxHashKDF = crypto.KDFParams{MemoryKiB: 1 << 20, Time: 16, Threads: 64}
+
+// Bounds on the salt and digest lengths of a stored hash, in bytes.
+const (
+	minHashSalt, maxHashSalt = 8, 64
+	minHashKey, maxHashKey   = 16, 64
+)
+
 // CheckPassword reports whether pw matches hash, in constant time.
 func CheckPassword(hash, pw string) (bool, error) {
 	parts := strings.Split(hash, "$")
@@ -52,7 +64,9 @@ func CheckPassword(hash, pw string) (bool, error) {
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || p.Threads == 0 || p.Time == 0 {
+	if err1 != nil || err2 != nil || p.Threads == 0 || p.Time == 0 ||
+		len(salt) < minHashSalt || len(salt) > maxHashSalt || len(want) < minHashKey || len(want) > maxHashKey ||
+		p.MemoryKiB > maxHashKDF.MemoryKiB || p.Time > maxHashKDF.Time || p.Threads > maxHashKDF.Threads {
 		return false, errBadHash
 	}
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))

@@ -46,17 +46,24 @@ type lockout struct {
 }
 
 // Lockout policy: a few free tries, then waits that double up to an hour.
+// An address gets more free tries than a username: a whole shelter may sit
+// behind one hotspot, and one person's typos must not lock everyone out.
 const (
-	freeTries = 5
-	firstWait = 30 * time.Second
-	maxWait   = time.Hour
+	freeTries     = 5
+	freeAddrTries = 25
+	firstWait     = 30 * time.Second
+	maxWait       = time.Hour
 )
 
-func waitFor(failures int) time.Duration {
-	if failures < freeTries {
+func waitFor(key string, failures int) time.Duration {
+	free := freeTries
+	if strings.HasPrefix(key, "addr:") {
+		free = freeAddrTries
+	}
+	if failures < free {
 		return 0
 	}
-	d := firstWait << (failures - freeTries)
+	d := firstWait << (failures - free)
 	if d > maxWait || d <= 0 {
 		d = maxWait
 	}
@@ -108,7 +115,7 @@ func (t *Throttle) Fail(ctx context.Context, key string) error {
 			json.Unmarshal(data, &l)
 		}
 		l.Failures++
-		if w := waitFor(l.Failures); w > 0 {
+		if w := waitFor(key, l.Failures); w > 0 {
 			l.Until = t.now().Add(w)
 		}
 		data, _ := json.Marshal(l)
@@ -149,7 +156,15 @@ func (s *Service) Login(ctx context.Context, th *Throttle, username, password, a
 				return "", Session{}, Principal{}, err
 			}
 		}
-		s.led.Audit(ctx, store.AuditEntry{Actor: username, Action: "login.failed", Record: "user/" + u.ID})
+		// The actor is the account, never the typed name: a mistyped
+		// username is often a password.
+		actor := "unknown-user"
+		if u.ID != "" {
+			actor = u.ID
+		}
+		if err := s.led.Audit(ctx, store.AuditEntry{Actor: actor, Action: "login.failed", Record: "user/" + u.ID}); err != nil {
+			return "", Session{}, Principal{}, err
+		}
 		return "", Session{}, Principal{}, ErrBadCredentials
 	}
 	for _, k := range keys {

@@ -234,10 +234,10 @@ func (s *Service) ListHouseholds(ctx context.Context, p auth.Principal, offset, 
 	}
 	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Created > docs[j].Created })
 	total := len(docs)
-	offset = min(offset, total)
+	offset = max(0, min(offset, total)) // a negative offset would panic below
 	end := total
-	if limit > 0 {
-		end = min(offset+limit, total)
+	if limit > 0 && limit < total-offset { // not offset+limit: it can overflow
+		end = offset + limit
 	}
 	out := make([]HouseholdSummary, 0, end-offset)
 	for _, d := range docs[offset:end] {

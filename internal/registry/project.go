@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"caravana/internal/event"
@@ -142,6 +143,12 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 		}
 		if idx := indexFor(f); idx != "" {
 			for _, k := range cur.I {
+				// The name fields share one index: a key that another
+				// field (or the new value) still has must stay, or the
+				// index would depend on the order events arrived in.
+				if slices.Contains(body.Index[f], k) || keyedElsewhere(doc, f, idx, k) {
+					continue
+				}
 				if err := tx.RemoveIndex(ctx, idx, k, id); err != nil {
 					return err
 				}
@@ -155,6 +162,17 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 		doc.Fields[f] = versioned{V: body.Fields[f], I: body.Index[f], T: e.HLC, N: e.Node}
 	}
 	return putJSON(ctx, tx, docPerson, id, doc)
+}
+
+// keyedElsewhere reports whether a field of doc other than f files key k in
+// the index idx.
+func keyedElsewhere(doc personDoc, f, idx, k string) bool {
+	for g, v := range doc.Fields {
+		if g != f && indexFor(g) == idx && slices.Contains(v.I, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // subjectID strips the "person/" style prefix of an event subject.
@@ -185,13 +203,14 @@ type Member struct {
 }
 
 type householdDoc struct {
-	ID      string            `json:"id"`
-	Label   versioned         `json:"label"`
-	Kind    versioned         `json:"kind"`
-	Adds    map[string]Member `json:"adds"`    // tag -> member
-	Removed map[string]bool   `json:"removed"` // tags removed
-	Created event.HLC         `json:"created,omitempty"`
-	Members []Member          `json:"members"` // derived, sorted by person
+	ID      string               `json:"id"`
+	Label   versioned            `json:"label"`
+	Kind    versioned            `json:"kind"`
+	Adds    map[string]Member    `json:"adds"`    // tag -> member
+	AddT    map[string]event.HLC `json:"add_t"`   // tag -> HLC of the add
+	Removed map[string]bool      `json:"removed"` // tags removed
+	Created event.HLC            `json:"created,omitempty"`
+	Members []Member             `json:"members"` // derived, sorted by person
 }
 
 func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
@@ -207,6 +226,15 @@ func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if doc.ID == "" {
 		doc = householdDoc{ID: id, Adds: map[string]Member{}, Removed: map[string]bool{}}
 	}
+	if doc.AddT == nil {
+		doc.AddT = map[string]event.HLC{}
+	}
+	add := func(members []Member) {
+		for i, m := range members {
+			tag := fmt.Sprintf("%s#%d", e.ID(), i)
+			doc.Adds[tag], doc.AddT[tag] = m, e.HLC
+		}
+	}
 	before := doc.Members
 	switch e.Kind {
 	case KindHouseholdCreated, KindHouseholdUpdated:
@@ -219,13 +247,9 @@ func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
 		if body.Kind != "" && doc.Kind.older(e.HLC, e.Node) {
 			doc.Kind = versioned{V: body.Kind, T: e.HLC, N: e.Node}
 		}
-		for i, m := range body.Members {
-			doc.Adds[fmt.Sprintf("%s#%d", e.ID(), i)] = m
-		}
+		add(body.Members)
 	case KindMemberAdded:
-		for i, m := range body.Members {
-			doc.Adds[fmt.Sprintf("%s#%d", e.ID(), i)] = m
-		}
+		add(body.Members)
 	case KindMemberRemoved:
 		for _, tag := range body.Removed {
 			doc.Removed[tag] = true
@@ -241,7 +265,9 @@ func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
 }
 
 // liveMembers is the add-wins set: every add whose tag was not removed. If
-// one person was added twice with different roles, the later tag's role wins.
+// one person was added twice with different roles, the later add's role
+// wins: later by HLC, then by tag (which starts with the node id). Tags are
+// not compared as strings alone: "n/10#0" sorts before "n/9#0".
 func liveMembers(doc householdDoc) []Member {
 	tags := make([]string, 0, len(doc.Adds))
 	for t := range doc.Adds {
@@ -249,7 +275,13 @@ func liveMembers(doc householdDoc) []Member {
 			tags = append(tags, t)
 		}
 	}
-	sort.Strings(tags)
+	sort.Slice(tags, func(i, j int) bool {
+		ti, tj := doc.AddT[tags[i]], doc.AddT[tags[j]]
+		if ti != tj {
+			return ti < tj
+		}
+		return tags[i] < tags[j]
+	})
 	byPerson := map[string]Member{}
 	for _, t := range tags {
 		byPerson[doc.Adds[t].Person] = doc.Adds[t]

@@ -145,12 +145,13 @@ func (s *Service) PrepareRegister(p auth.Principal, in PersonInput) (Registratio
 	if err := auth.Check(p, auth.PersonRegister); err != nil {
 		return Registration{}, err
 	}
-	if v := in.normalize(s.now()); len(v) > 0 {
-		return Registration{}, v
-	}
+	// Every problem is reported at once, consent included.
+	v := in.normalize(s.now())
 	if !in.Consent.Registration {
-		return Registration{}, ValidationError{{Field: "consent.registration", Code: "required",
-			Message: "the person must consent to being registered"}}
+		v.add("consent.registration", "required", "the person must consent to being registered")
+	}
+	if len(v) > 0 {
+		return Registration{}, v
 	}
 	id := s.newID()
 	code, err := cardcode.New(s.rand)
@@ -543,11 +544,9 @@ func (s *Service) List(ctx context.Context, p auth.Principal, offset, limit int)
 	}
 	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Registered > docs[j].Registered })
 	total := len(docs)
-	if offset > total {
-		offset = total
-	}
+	offset = max(0, min(offset, total)) // a negative offset would panic below
 	end := total
-	if limit > 0 && offset+limit < total {
+	if limit > 0 && limit < total-offset { // not offset+limit: it can overflow
 		end = offset + limit
 	}
 	out, err := s.reveal(ctx, p, "list", docs[offset:end])

@@ -35,7 +35,8 @@ func (v *ValidationError) add(field, code, format string, args ...any) {
 	*v = append(*v, FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
-var phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 ()\-]{5,19}$`)
+// phoneRE accepts what people write: "+504 9999-0000", "(55) 1234-5678".
+var phoneRE = regexp.MustCompile(`^\+?[0-9(][0-9 ()\-]{5,19}$`)
 
 // Sexes are the accepted values of the sex field.
 var Sexes = []string{"F", "M", "X"}
@@ -70,7 +71,13 @@ func (in *PersonInput) normalize(now time.Time) ValidationError {
 	}
 	in.Notes = strings.TrimSpace(in.Notes)
 	in.Sex = strings.ToUpper(in.Sex)
-	in.Nationality = strings.ToUpper(in.Nationality)
+	// ASCII only: strings.ToUpper("ß") is "SS", a real code the person never typed.
+	in.Nationality = strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, in.Nationality)
 	checkText(&v, auth.FieldGivenNames, in.GivenNames, true, 100)
 	checkText(&v, auth.FieldSurname1, in.Surname1, true, 100)
 	checkText(&v, auth.FieldSurname2, in.Surname2, false, 100)

@@ -1,0 +1,26 @@
+package auth
+
+import (
+	"testing"
+	"time"
+
+	"caravana/internal/crypto"
+)
+
+// SetNow sets the clock the service uses for session timeouts.
+func SetNow(s *Service, now func() time.Time) { s.now = now }
+
+// SetThrottleNow sets the clock a throttle uses for lockouts.
+func SetThrottleNow(t *Throttle, now func() time.Time) { t.now = now }
+
+// LimitHashCost lowers the highest Argon2id cost CheckPassword accepts from
+// a stored hash, for the duration of a test (fuzzing would otherwise spend
+// its time hashing with a gigabyte of memory).
+func LimitHashCost(tb testing.TB, p crypto.KDFParams) {
+	old := maxHashKDF
+	maxHashKDF = p
+	tb.Cleanup(func() { maxHashKDF = old })
+}
+
+// MaxHashCost is the production bound.
+func MaxHashCost() crypto.KDFParams { return maxHashKDF }
