@@ -122,6 +122,10 @@ const (
 // Flags lists every vulnerability flag in display order.
 var Flags = []string{FlagUnaccompanied, FlagSeparated, FlagPregnant, FlagDisability, FlagElderly, FlagMedical}
 
+// AllFields lists every person field name.
+var AllFields = []string{FieldCode, FieldGivenNames, FieldSurname1, FieldSurname2, FieldSex, FieldBirthDate,
+	FieldAge, FieldNationality, FieldOriginTown, FieldPhone, FieldNotes, FieldFlags}
+
 var all = map[string]bool{FieldCode: true, FieldGivenNames: true, FieldSurname1: true, FieldSurname2: true,
 	FieldSex: true, FieldBirthDate: true, FieldAge: true, FieldNationality: true, FieldOriginTown: true,
 	FieldPhone: true, FieldNotes: true, FieldFlags: true}

@@ -66,3 +66,18 @@ func BenchmarkLoad7200(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStats7200 measures the dashboard's figures over the demo caravan:
+// every sealed age, sex, nationality and flag is opened in memory.
+func BenchmarkStats7200(b *testing.B) {
+	ctx := context.Background()
+	n := newNode(b)
+	if _, err := demo.Load(ctx, n.Registry, n.Ledger, auth.Operator("bench"), demo.Generate(1, 7200, time.Now())); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := n.Registry.Stats(ctx, auth.Operator("bench")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,8 +3,10 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"caravana/internal/auth"
@@ -49,12 +51,65 @@ func AgeBand(age int, known bool) string {
 	return band
 }
 
+// statsCache keeps the last figures per role, valid while the event log's
+// version vector is unchanged (it changes with every event, from any
+// process writing to the node).
+type statsCache struct {
+	mu     sync.Mutex
+	vector string
+	day    string
+	byRole map[auth.Role]Stats
+}
+
+func vectorKey(v map[string]uint64) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%d;", k, v[k])
+	}
+	return b.String()
+}
+
 // Stats computes the figures. It opens sealed fields in memory and keeps
 // only counts; flags the role may not see are left out.
 func (s *Service) Stats(ctx context.Context, p auth.Principal) (Stats, error) {
 	if err := auth.Check(p, auth.StatsRead); err != nil {
 		return Stats{}, err
 	}
+	var vec map[string]uint64
+	if err := s.st.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		vec, err = tx.Vector(ctx)
+		return err
+	}); err != nil {
+		return Stats{}, err
+	}
+	key, day := vectorKey(vec), s.now().Format(time.DateOnly) // ages change with the date too
+	s.stats.mu.Lock()
+	cached, ok := s.stats.byRole[p.Role]
+	if ok && s.stats.vector == key && s.stats.day == day {
+		s.stats.mu.Unlock()
+		return cached, s.led.Audit(ctx, store.AuditEntry{Actor: p.Actor(), Action: "stats.read", Record: "registry", Detail: "aggregate counts"})
+	}
+	s.stats.mu.Unlock()
+	st, err := s.computeStats(ctx, p)
+	if err != nil {
+		return Stats{}, err
+	}
+	s.stats.mu.Lock()
+	if s.stats.vector != key || s.stats.day != day {
+		s.stats.vector, s.stats.day, s.stats.byRole = key, day, map[auth.Role]Stats{}
+	}
+	s.stats.byRole[p.Role] = st
+	s.stats.mu.Unlock()
+	return st, nil
+}
+
+func (s *Service) computeStats(ctx context.Context, p auth.Principal) (Stats, error) {
 	now := s.now()
 	bands := map[string]int{}
 	sexes := map[string]int{}

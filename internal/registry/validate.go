@@ -110,7 +110,7 @@ func (in *PersonInput) normalize(now time.Time) ValidationError {
 		switch {
 		case f == "":
 		case !slices.Contains(auth.Flags, f):
-			v.add(auth.FieldFlags, "invalid", "unknown flag %q", f)
+			v.add(auth.FieldFlags, "invalid", "has an unknown flag (known: %s)", strings.Join(auth.Flags, ", "))
 		case !seen[f]:
 			seen[f] = true
 			flags = append(flags, f)
