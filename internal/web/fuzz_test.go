@@ -1,0 +1,71 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"caravana/internal/auth"
+	"caravana/internal/store"
+)
+
+// FuzzAPIBodies posts arbitrary bodies to every JSON endpoint that takes
+// one (S18): the server never fails with a 500, always answers JSON, and a
+// refused request changes nothing.
+func FuzzAPIBodies(f *testing.F) {
+	e := newEnv(f)
+	c := e.login(auth.Coordinator)
+	p := e.register(samplePerson("Fuzz", "Objetivo"))
+	h := e.s.Handler()
+	var paths = []struct{ method, path string }{
+		{"POST", "/api/v1/people"},
+		{"PATCH", "/api/v1/people/" + p.ID},
+		{"POST", "/api/v1/people/search"},
+		{"POST", "/api/v1/households"},
+		{"POST", "/api/v1/users"},
+		{"POST", "/api/v1/session"},
+	}
+	for _, seed := range []string{
+		`{"given_names":"Ana","surname1":"Cruz","sex":"F","consent":{"registration":true}}`,
+		`{"fields":{"phone":"+504 1234-5678"}}`, `{"q":"ana"}`, `{"code":"K7M4Q-X2PR9"}`,
+		`{"label":"x","kind":"family","members":[{"person":"` + p.ID + `","role":"head"}]}`,
+		`{"username":"zz","role":"medic","password":"long enough pw"}`, `{`, `[]`, `null`, `{"a":1}{"b":2}`, "\xff",
+	} {
+		for i := range paths {
+			f.Add(uint8(i), []byte(seed))
+		}
+	}
+	events := func() int {
+		var n int
+		e.n.Store.View(context.Background(), func(tx store.ReadTx) error {
+			var err error
+			n, err = tx.CountEvents(context.Background())
+			return err
+		})
+		return n
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		route := paths[int(which)%len(paths)]
+		before := events()
+		req := httptest.NewRequest(route.method, route.path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", c.csrf)
+		for k, v := range c.cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s with %q: status %d: %s", route.method, route.path, body, rec.Code, rec.Body.String())
+		}
+		if !json.Valid(rec.Body.Bytes()) && rec.Header().Get("Content-Encoding") == "" {
+			t.Fatalf("%s %s: response is not JSON: %q", route.method, route.path, rec.Body.String())
+		}
+		if rec.Code >= 400 && events() != before {
+			t.Fatalf("%s %s refused with %d but wrote events", route.method, route.path, rec.Code)
+		}
+	})
+}
