@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -218,34 +217,19 @@ func (s *Service) ListHouseholds(ctx context.Context, p auth.Principal, offset, 
 	if err := auth.Check(p, auth.HouseholdRead); err != nil {
 		return nil, 0, err
 	}
-	var docs []householdDoc
+	var ids []string
+	var total int
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
-		return tx.Scan(ctx, docHousehold, func(id string, data []byte) error {
-			var d householdDoc
-			if err := json.Unmarshal(data, &d); err != nil {
-				return err
-			}
-			docs = append(docs, d)
-			return nil
-		})
+		var err error
+		if total, err = tx.Count(ctx, docHousehold); err != nil {
+			return err
+		}
+		ids, err = tx.Range(ctx, idxCreated, true, offset, limit)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Created > docs[j].Created })
-	total := len(docs)
-	offset = max(0, min(offset, total)) // a negative offset would panic below
-	end := total
-	if limit > 0 && limit < total-offset { // not offset+limit: it can overflow
-		end = offset + limit
-	}
-	out := make([]HouseholdSummary, 0, end-offset)
-	for _, d := range docs[offset:end] {
-		label, err := s.seal.OpenField(householdEntity(d.ID), "label", d.Label.V)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, HouseholdSummary{ID: d.ID, Label: label, Kind: d.Kind.V, Members: len(d.Members)})
-	}
-	return out, total, nil
+	out, err := s.HouseholdLabels(ctx, p, ids)
+	return out, total, err
 }

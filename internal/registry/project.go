@@ -33,7 +33,14 @@ const (
 	idxName      = "name"   // blind index of name tokens -> person id
 	idxCode      = "code"   // blind index of card code -> person id
 	idxMember    = "member" // person id -> household id
+	// idxRegistered and idxCreated order people and households by when
+	// they were registered, so a page of a list reads only that page.
+	idxRegistered = "registered"
+	idxCreated    = "household_created"
 )
+
+// timeKey renders an HLC so that string order is time order.
+func timeKey(h event.HLC) string { return fmt.Sprintf("%016x", uint64(h)) }
 
 // versioned is one field's value with the (HLC, node) of the write that set
 // it: last writer wins per field, deterministic in any arrival order.
@@ -125,7 +132,15 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 		// The earliest registration event names the registration, whatever
 		// order the events arrive in.
 		if doc.Registered == 0 || e.HLC < doc.Registered || (e.HLC == doc.Registered && e.Node < doc.Node) {
+			if doc.Registered != 0 {
+				if err := tx.RemoveIndex(ctx, idxRegistered, timeKey(doc.Registered), id); err != nil {
+					return err
+				}
+			}
 			doc.Registered, doc.RegisteredBy, doc.Node = e.HLC, e.Actor, e.Node
+			if err := tx.AddIndex(ctx, idxRegistered, timeKey(doc.Registered), id); err != nil {
+				return err
+			}
 		}
 	}
 	if body.Consent != nil && (doc.ConsentT < e.HLC || (doc.ConsentT == e.HLC && doc.ConsentN < e.Node)) {
@@ -239,7 +254,15 @@ func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
 	switch e.Kind {
 	case KindHouseholdCreated, KindHouseholdUpdated:
 		if e.Kind == KindHouseholdCreated && (doc.Created == 0 || e.HLC < doc.Created) {
+			if doc.Created != 0 {
+				if err := tx.RemoveIndex(ctx, idxCreated, timeKey(doc.Created), id); err != nil {
+					return err
+				}
+			}
 			doc.Created = e.HLC
+			if err := tx.AddIndex(ctx, idxCreated, timeKey(doc.Created), id); err != nil {
+				return err
+			}
 		}
 		if body.Label != "" && doc.Label.older(e.HLC, e.Node) {
 			doc.Label = versioned{V: body.Label, T: e.HLC, N: e.Node}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -578,27 +577,23 @@ func (s *Service) List(ctx context.Context, p auth.Principal, offset, limit int)
 	if err := auth.Check(p, auth.PersonRead); err != nil {
 		return nil, 0, err
 	}
-	var docs []personDoc
+	var ids []string
+	var total int
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
-		return tx.Scan(ctx, docPerson, func(id string, data []byte) error {
-			var d personDoc
-			if err := json.Unmarshal(data, &d); err != nil {
-				return err
-			}
-			docs = append(docs, d)
-			return nil
-		})
+		var err error
+		if total, err = tx.Count(ctx, docPerson); err != nil {
+			return err
+		}
+		ids, err = tx.Range(ctx, idxRegistered, true, offset, limit)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	sort.SliceStable(docs, func(i, j int) bool { return docs[i].Registered > docs[j].Registered })
-	total := len(docs)
-	offset = max(0, min(offset, total)) // a negative offset would panic below
-	end := total
-	if limit > 0 && limit < total-offset { // not offset+limit: it can overflow
-		end = offset + limit
+	docs, err := s.loadMany(ctx, ids)
+	if err != nil {
+		return nil, 0, err
 	}
-	out, err := s.reveal(ctx, p, "list", docs[offset:end])
+	out, err := s.reveal(ctx, p, "list", docs)
 	return out, total, err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -280,6 +281,30 @@ func (t *sqlTx) Count(ctx context.Context, kind string) (int, error) {
 	var n int
 	err := t.tx.QueryRowContext(ctx, t.s.q(`SELECT COUNT(*) FROM docs WHERE kind = ?`), kind).Scan(&n)
 	return n, err
+}
+
+func (t *sqlTx) Range(ctx context.Context, index string, desc bool, offset, limit int) ([]string, error) {
+	order := "key, id"
+	if desc {
+		order = "key DESC, id DESC"
+	}
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id FROM idx WHERE name = ? ORDER BY `+order+` LIMIT ? OFFSET ?`), index, limit, max(offset, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 func (t *sqlTx) Lookup(ctx context.Context, index, key string) ([]string, error) {

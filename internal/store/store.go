@@ -70,6 +70,10 @@ type ReadTx interface {
 	EachDoc(ctx context.Context, fn func(kind, id string, data []byte) error) error
 	// Lookup returns the ids filed under key in index, in id order.
 	Lookup(ctx context.Context, index, key string) ([]string, error)
+	// Range pages through a whole index in (key, id) order, or the reverse
+	// with desc: a page of a long list without reading every document.
+	// limit <= 0 means no limit.
+	Range(ctx context.Context, index string, desc bool, offset, limit int) ([]string, error)
 
 	Head(ctx context.Context, node string) (Head, error)
 	MaxHLC(ctx context.Context) (event.HLC, error)

@@ -24,6 +24,7 @@ var errBoom = errors.New("boom")
 func runStoreSuite(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Docs", func(t *testing.T) { testDocs(t, open(t)) })
 	t.Run("Index", func(t *testing.T) { testIndex(t, open(t)) })
+	t.Run("IndexRange", func(t *testing.T) { testIndexRange(t, open(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open(t)) })
 	t.Run("EachEventPagesInOrder", func(t *testing.T) { testEachEvent(t, open(t)) })
 	t.Run("EachDoc", func(t *testing.T) { testEachDoc(t, open(t)) })
@@ -802,5 +803,46 @@ func testMigrations(t *testing.T, reopen func(t *testing.T) (store.Store, error)
 	}
 	if got := exec(t, "SELECT COUNT(*) FROM docs"); len(got) != 1 || got[0] != 1 {
 		t.Errorf("docs after refusal = %v", got)
+	}
+}
+
+// testIndexRange pages through an index in (key, id) order both ways,
+// byte-ordered on every engine.
+func testIndexRange(t *testing.T, s store.Store) {
+	entries := [][2]string{{"0003", "c"}, {"0001", "b"}, {"0002", "a"}, {"0002", "z"}, {"0010", "B"}}
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		for _, e := range entries {
+			if err := tx.AddIndex(ctx, "when", e[0], e[1]); err != nil {
+				return err
+			}
+		}
+		return tx.AddIndex(ctx, "other", "0000", "x")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		desc          bool
+		offset, limit int
+		want          []string
+	}{
+		{false, 0, 0, []string{"b", "a", "z", "c", "B"}},
+		{true, 0, 0, []string{"B", "c", "z", "a", "b"}},
+		{true, 1, 2, []string{"c", "z"}},
+		{false, 4, 10, []string{"B"}},
+		{false, 5, 10, nil},
+		{false, -3, 1, []string{"b"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		if err := s.View(ctx, func(tx store.ReadTx) error {
+			var err error
+			got, err = tx.Range(ctx, "when", tt.desc, tt.offset, tt.limit)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Range(desc=%v, offset=%d, limit=%d) = %q, want %q", tt.desc, tt.offset, tt.limit, got, tt.want)
+		}
 	}
 }
