@@ -67,12 +67,12 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	params.Add("_pragma", "journal_mode(wal)")
 	params.Add("_pragma", "synchronous(full)")
 	params.Add("_pragma", "temp_store(memory)")
-	// A large page cache keeps big transactions from spilling pages to the
-	// WAL before commit (bulk loads, rebuilds).
-	params.Add("_pragma", "cache_size(-65536)")
 	params.Add("_pragma", "foreign_keys(on)")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-	writerDSN := dsn + params.Encode() + "&_txlock=immediate"
+	// The writer's large page cache keeps big transactions from spilling
+	// pages to the WAL before commit (bulk loads, rebuilds); readers keep
+	// SQLite's small default, so memory stays low with many of them.
+	writerDSN := dsn + params.Encode() + "&_txlock=immediate&_pragma=cache_size(-65536)"
 	w, err := driver.Open(writerDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", scrub(err, hexKey))
