@@ -115,6 +115,7 @@ Start with:  caravana demo --serve`,
 		NewVerifyCommand(app),
 		NewWipeCommand(app),
 	)
+	root.AddCommand(JourneyCommands(app)...)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

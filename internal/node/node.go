@@ -13,6 +13,7 @@ import (
 
 	"caravana/internal/auth"
 	"caravana/internal/crypto"
+	"caravana/internal/journey"
 	"caravana/internal/ledger"
 	"caravana/internal/registry"
 	"caravana/internal/store"
@@ -56,6 +57,7 @@ type Node struct {
 	Ledger   *ledger.Ledger
 	Sealer   *crypto.Sealer
 	Registry *registry.Service
+	Journey  *journey.Service
 	Auth     *auth.Service
 	Throttle *auth.Throttle
 	Log      *slog.Logger
@@ -67,6 +69,7 @@ func Projector() *ledger.Projector {
 	ledger.Register(p)
 	auth.Register(p)
 	registry.Register(p)
+	journey.Register(p)
 	return p
 }
 
@@ -162,8 +165,9 @@ func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*No
 	sealer := crypto.NewSealer(keys)
 	au := auth.NewService(led)
 	au.KDF = cfg.PasswordKDF
+	reg := registry.NewService(led, sealer)
 	return &Node{Dir: cfg.Dir, Keys: keys, Store: st, Ledger: led, Sealer: sealer,
-		Registry: registry.NewService(led, sealer), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
+		Registry: reg, Journey: journey.NewService(led, reg), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
 }
 
 // Close stops the ledger and closes the store.

@@ -1,0 +1,398 @@
+package journey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"caravana/internal/auth"
+	"caravana/internal/cardcode"
+	"caravana/internal/event"
+	"caravana/internal/ledger"
+	"caravana/internal/registry"
+	"caravana/internal/store"
+)
+
+// PersonRef names a person by card code (as typed or scanned) or by id.
+type PersonRef struct {
+	Code   string `json:"code,omitempty"`
+	Person string `json:"person,omitempty"`
+}
+
+// CheckinInput is one scan or search result at a checkpoint.
+type CheckinInput struct {
+	PersonRef
+	// At is when the person was seen; zero means now. A page that queued
+	// scans while offline sends each scan's own time.
+	At time.Time `json:"at,omitzero"`
+}
+
+// Checkin is a person seen at a stage.
+type Checkin struct {
+	Person string    `json:"person"`
+	Stage  string    `json:"stage"`
+	At     time.Time `json:"at"`
+	Via    string    `json:"via"` // "checkin" or "found"
+	By     string    `json:"by"`
+	// Repeat means the person was already checked in at this stage: no new
+	// event was written and At is the first check-in's.
+	Repeat bool `json:"repeat"`
+	// Rejoined means the person had been marked as having left the
+	// caravan; this check-in marks them back.
+	Rejoined bool `json:"rejoined,omitempty"`
+}
+
+// CheckinResult is the answer to one input of a batch.
+type CheckinResult struct {
+	Checkin
+	// Glance shows the person and their household so the volunteer can
+	// recognise them and ask after the others.
+	Glance *registry.Glance `json:"glance,omitempty"`
+	// SeenHere lists the glance's household members (the person included)
+	// already checked in at this stage.
+	SeenHere []string `json:"seen_here,omitempty"`
+	// Error says why this input was not recorded (e.g. a valid code that
+	// nobody holds on this node); the other inputs were.
+	Error *registry.FieldError `json:"error,omitempty"`
+}
+
+// MaxBatch is the most check-ins one call takes.
+const MaxBatch = 500
+
+// maxPast is how far back a check-in time may be: a phone offline for a
+// month is plausible, a year is a wrong clock.
+const maxPast = 90 * 24 * time.Hour
+
+// parseRef checks a person reference before any look-up: a typo in a card
+// code is caught by its check character here (cardcode).
+func parseRef(field string, ref PersonRef) (PersonRef, *registry.FieldError) {
+	switch {
+	case ref.Code != "" && ref.Person != "":
+		return ref, &registry.FieldError{Field: field, Code: "invalid", Message: "give a card code or a person id, not both"}
+	case ref.Person != "":
+		if len(ref.Person) > 64 {
+			return ref, &registry.FieldError{Field: field + ".person", Code: "invalid", Message: "is not a person id"}
+		}
+		return ref, nil
+	case ref.Code == "":
+		return ref, &registry.FieldError{Field: field, Code: "required", Message: "a card code or a person id is required"}
+	}
+	canon, err := cardcode.Parse(ref.Code)
+	switch {
+	case errors.Is(err, cardcode.ErrCheck):
+		return ref, &registry.FieldError{Field: field + ".code", Code: "check",
+			Message: "invalid card code: the check character does not match (a typo?)"}
+	case err != nil:
+		return ref, &registry.FieldError{Field: field + ".code", Code: "code_format",
+			Message: "a card code has 10 letters and digits, e.g. 7KQ2M-XW4PJ"}
+	}
+	ref.Code = canon
+	return ref, nil
+}
+
+// checkTime validates a client-supplied time.
+func (s *Service) checkTime(field string, at time.Time) *registry.FieldError {
+	if at.IsZero() {
+		return nil
+	}
+	now := s.now()
+	switch {
+	case at.After(now.Add(event.MaxDrift)):
+		return &registry.FieldError{Field: field, Code: "future", Message: "is in the future"}
+	case at.Before(now.Add(-maxPast)):
+		return &registry.FieldError{Field: field, Code: "too_old", Message: "is more than 90 days ago"}
+	}
+	return nil
+}
+
+// resolve turns a parsed reference into a person id.
+func (s *Service) resolve(ctx context.Context, p auth.Principal, ref PersonRef) (string, error) {
+	if ref.Code != "" {
+		return s.reg.ResolveCode(ctx, p, ref.Code)
+	}
+	ok, err := s.reg.Exists(ctx, p, []string{ref.Person})
+	if err != nil {
+		return "", err
+	}
+	if !ok[ref.Person] {
+		return "", fmt.Errorf("person: %w", ErrNotFound)
+	}
+	return ref.Person, nil
+}
+
+// CheckIn records one person as seen at stage (see CheckInBatch). A code
+// nobody holds returns an error wrapping ErrNotFound.
+func (s *Service) CheckIn(ctx context.Context, p auth.Principal, stage string, in CheckinInput) (CheckinResult, error) {
+	res, err := s.CheckInBatch(ctx, p, stage, []CheckinInput{in})
+	if err != nil {
+		return CheckinResult{}, err
+	}
+	if res[0].Error != nil {
+		return res[0], fmt.Errorf("%s: %s: %w", res[0].Error.Field, res[0].Error.Message, ErrNotFound)
+	}
+	return res[0], nil
+}
+
+// CheckInBatch records people as seen at stage, in one durable commit
+// together with the audit of every name it shows. Bad input anywhere (an
+// unknown stage, a code whose check character is wrong, a time in the
+// future) rejects the whole batch with a registry.ValidationError before
+// any look-up, and changes nothing. A well-formed code that nobody holds
+// here is reported in its result and the others are recorded. A person
+// already checked in at the stage is not recorded again (Repeat).
+func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage string, ins []CheckinInput) ([]CheckinResult, error) {
+	if err := auth.Check(p, auth.CheckinRecord); err != nil {
+		return nil, err
+	}
+	var v registry.ValidationError
+	switch {
+	case len(ins) == 0:
+		return nil, invalid("checkins", "required", "at least one card code or person is required")
+	case len(ins) > MaxBatch:
+		return nil, invalid("checkins", "too_many", fmt.Sprintf("at most %d check-ins at once", MaxBatch))
+	}
+	refs := make([]PersonRef, len(ins))
+	for i, in := range ins {
+		field := fmt.Sprintf("checkins[%d]", i)
+		ref, fe := parseRef(field, in.PersonRef)
+		if fe != nil {
+			v = append(v, *fe)
+		}
+		if fe := s.checkTime(field+".at", in.At); fe != nil {
+			v = append(v, *fe)
+		}
+		refs[i] = ref
+	}
+	r, err := s.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if stage == "" {
+		v = append(registry.ValidationError{{Field: "stage", Code: "required", Message: "is required"}}, v...)
+	} else if r.Index(stage) < 0 {
+		v = append(registry.ValidationError{{Field: "stage", Code: "unknown_stage", Message: "is not a stage of the route"}}, v...)
+	}
+	if len(v) > 0 {
+		return nil, v
+	}
+
+	results := make([]CheckinResult, len(ins))
+	ids := make([]string, len(ins))
+	var keys []string
+	for i, ref := range refs {
+		id, err := s.resolve(ctx, p, ref)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			field := fmt.Sprintf("checkins[%d]", i)
+			results[i].Error = &registry.FieldError{Field: field, Code: "not_found", Message: "no person registered on this node holds this card code"}
+			if ref.Code == "" {
+				results[i].Error.Message = "no person with this id"
+			}
+			continue
+		case err != nil:
+			return nil, err
+		}
+		ids[i] = id
+		keys = append(keys, id+"@"+stage)
+	}
+	unlock := s.lockPairs(keys)
+	defer unlock()
+
+	existing := map[string]checkinDoc{}
+	status := map[string]statusDoc{}
+	err = s.st.View(ctx, func(tx store.ReadTx) error {
+		for _, id := range ids {
+			if id == "" {
+				continue
+			}
+			var d checkinDoc
+			found, err := load(ctx, tx, checkinKind(stage), id, &d)
+			if err != nil {
+				return err
+			}
+			if found {
+				existing[id] = d
+			}
+			var sd statusDoc
+			if found, err := load(ctx, tx, docStatus, id, &sd); err != nil {
+				return err
+			} else if found && sd.Left {
+				status[id] = sd
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	var drafts []ledger.Draft
+	var audit []store.AuditEntry
+	now := s.now()
+	batchSeen := map[string]int{} // person -> first result index in this batch
+	stampAt := map[int]int{}      // draft index -> result index
+	for i, id := range ids {
+		if id == "" {
+			continue
+		}
+		c := Checkin{Person: id, Stage: stage, Via: viaCheckin, By: p.Actor()}
+		if d, ok := existing[id]; ok {
+			c.Repeat, c.At, c.Via, c.By = true, time.UnixMilli(d.At).UTC(), d.Via, d.By
+		} else if j, ok := batchSeen[id]; ok {
+			c = results[j].Checkin
+			c.Repeat, c.Rejoined = true, false
+		} else {
+			batchSeen[id] = i
+			at := ins[i].At
+			body := checkinBody{Person: id, Stage: stage}
+			if !at.IsZero() {
+				body.At = at.UnixMilli()
+			} else {
+				at = now
+			}
+			c.At = at.UTC().Truncate(time.Millisecond)
+			if body.At == 0 {
+				stampAt[len(drafts)] = i // At is the event's own time, known once written
+			}
+			drafts = append(drafts, ledger.Draft{Kind: KindCheckin, Subject: "person/" + id, Body: body})
+			if _, left := status[id]; left {
+				c.Rejoined = true
+				drafts = append(drafts, ledger.Draft{Kind: KindRejoined, Subject: "person/" + id,
+					Body: statusBody{Person: id, Stage: stage, At: body.At}})
+			}
+		}
+		g, entries, err := s.reg.PrepareGlance(ctx, p, id, "checkin "+stage)
+		if err != nil {
+			return nil, err
+		}
+		results[i].Checkin, results[i].Glance = c, &g
+		audit = append(audit, entries...)
+	}
+	if len(drafts) > 0 || len(audit) > 0 {
+		// The check-ins and the audit of every name shown: one commit.
+		evs, err := s.led.Append(ctx, p.Actor(), drafts, audit...)
+		if err != nil {
+			return nil, fmt.Errorf("check in: %w", err)
+		}
+		for d, i := range stampAt {
+			results[i].At = evs[d].HLC.Time()
+		}
+		for i := range results {
+			if j, ok := batchSeen[results[i].Person]; ok && j != i && results[i].Repeat {
+				results[i].At = results[j].At
+			}
+		}
+	}
+	if err := s.fillSeenHere(ctx, stage, results); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// fillSeenHere marks which household members in each glance are checked in
+// at stage (after this batch's own check-ins were applied).
+func (s *Service) fillSeenHere(ctx context.Context, stage string, results []CheckinResult) error {
+	return s.st.View(ctx, func(tx store.ReadTx) error {
+		for i := range results {
+			g := results[i].Glance
+			if g == nil {
+				continue
+			}
+			seen := map[string]bool{}
+			for _, h := range g.Households {
+				for _, m := range h.Members {
+					if seen[m.Person.ID] {
+						continue
+					}
+					_, err := tx.Get(ctx, checkinKind(stage), m.Person.ID)
+					switch err {
+					case nil:
+						seen[m.Person.ID] = true
+						results[i].SeenHere = append(results[i].SeenHere, m.Person.ID)
+					case store.ErrNotFound:
+					default:
+						return err
+					}
+				}
+			}
+			if len(g.Households) == 0 && results[i].Person != "" {
+				results[i].SeenHere = []string{results[i].Person}
+			}
+		}
+		return nil
+	})
+}
+
+// Seen is one person seen at a time, for bulk loads.
+type Seen struct {
+	Person string
+	At     time.Time // zero: the event's own time
+}
+
+// PrepareCheckins builds check-in events for many people at one stage
+// without writing them, for bulk loads (the demo) that append many in one
+// commit. It reads no names and checks no duplicates (the projection keeps
+// one check-in per person and stage whatever it is given).
+func (s *Service) PrepareCheckins(ctx context.Context, p auth.Principal, stage string, seen []Seen) ([]ledger.Draft, error) {
+	if err := auth.Check(p, auth.CheckinRecord); err != nil {
+		return nil, err
+	}
+	r, err := s.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.Index(stage) < 0 {
+		return nil, invalid("stage", "unknown_stage", "is not a stage of the route")
+	}
+	out := make([]ledger.Draft, len(seen))
+	for i, x := range seen {
+		var ms int64
+		if !x.At.IsZero() {
+			ms = x.At.UnixMilli()
+		}
+		out[i] = ledger.Draft{Kind: KindCheckin, Subject: "person/" + x.Person, Body: checkinBody{Person: x.Person, Stage: stage, At: ms}}
+	}
+	return out, nil
+}
+
+// StageProgress is how far the count at a stage has got: how many were
+// seen here, and how many of those seen at the previous checkpoint.
+type StageProgress struct {
+	Stage          Stage  `json:"stage"`
+	Seen           int    `json:"seen"`
+	Previous       *Stage `json:"previous,omitempty"`
+	SeenAtPrevious int    `json:"seen_at_previous"`
+}
+
+// Progress returns the running count at a stage for a checkpoint page.
+func (s *Service) Progress(ctx context.Context, p auth.Principal, stage string) (StageProgress, error) {
+	if err := auth.Check(p, auth.JourneyRead); err != nil {
+		return StageProgress{}, err
+	}
+	var out StageProgress
+	err := s.st.View(ctx, func(tx store.ReadTx) error {
+		r, err := s.readRoute(ctx, tx)
+		if err != nil {
+			return err
+		}
+		seen, err := seenStages(ctx, tx)
+		if err != nil {
+			return err
+		}
+		i, err := s.stageOrLatest(ctx, tx, r, "stage", stage)
+		if err != nil {
+			return err
+		}
+		out.Stage, out.Seen = r.Stages[i], seen[r.Stages[i].ID]
+		for j := i - 1; j >= 0; j-- {
+			if n := seen[r.Stages[j].ID]; n > 0 {
+				prev := r.Stages[j]
+				out.Previous, out.SeenAtPrevious = &prev, n
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
