@@ -76,17 +76,18 @@ the command prints the URL and a login for each role. With --data DIR it fills t
 			if err != nil {
 				return err
 			}
-			took := time.Since(start)
+			registered := time.Since(start)
 			travelled, err := demo.Travel(ctx, n.Journey, n.Registry, n.Ledger, operator(), c, demo.TravelOptions{Seed: seed})
 			if err != nil {
 				return err
 			}
+			took := time.Since(start)
 			if app.JSON && !serve {
 				return app.printJSON(map[string]any{"data": app.DataDir, "people": loaded.People, "households": loaded.Households,
 					"events": loaded.Events, "seconds": took.Seconds(), "logins": logins, "journey": travelled})
 			}
-			fmt.Fprintf(app.Stdout, "Demo caravan: %d people in %d households (%d events) registered in %s\n",
-				loaded.People, loaded.Households, loaded.Events, took.Round(time.Millisecond))
+			fmt.Fprintf(app.Stdout, "Demo caravan: %d people in %d households (%d events) registered in %s; created with its journey in %s\n",
+				loaded.People, loaded.Households, loaded.Events, registered.Round(time.Millisecond), took.Round(time.Millisecond))
 			printTravelled(app, travelled)
 			if !serve {
 				printLogins(app, logins)

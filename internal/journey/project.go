@@ -38,7 +38,7 @@ const (
 	docRoute         = "journey.route" // the current route, id docRouteID
 	docRouteID       = "current"
 	docCheckinPrefix = "journey.checkin:" // + stage id; doc id = person id
-	docStage         = "journey.stage"    // stage id -> distinct people seen there
+	idxStages        = "journey.stages"   // index: every stage id with check-ins
 	docStatus        = "journey.status"   // person id -> left / rejoined
 	docIncident      = "journey.incident" // incident id
 	docHazard        = "journey.hazard"   // hazard id
@@ -159,10 +159,6 @@ type checkinDoc struct {
 	stamp
 }
 
-type stageDoc struct {
-	Seen int `json:"seen"`
-}
-
 func checkinKind(stage string) string { return docCheckinPrefix + stage }
 
 func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
@@ -193,14 +189,10 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 		}
 		return put(ctx, tx, checkinKind(b.Stage), b.Person, doc)
 	}
-	// A new (stage, person) pair: the count of distinct people seen there
-	// goes up by one, whatever order the events came in.
-	var sd stageDoc
-	if _, err := load(ctx, tx, docStage, b.Stage, &sd); err != nil {
-		return err
-	}
-	sd.Seen++
-	if err := put(ctx, tx, docStage, b.Stage, sd); err != nil {
+	// A new (stage, person) pair. The stage is filed once (an idempotent
+	// index entry, no read); how many were seen there is the count of its
+	// check-in documents, so nothing here depends on arrival order.
+	if err := tx.AddIndex(ctx, idxStages, b.Stage, b.Stage); err != nil {
 		return err
 	}
 	return put(ctx, tx, checkinKind(b.Stage), b.Person, doc)

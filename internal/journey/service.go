@@ -175,16 +175,17 @@ func (s *Service) setRoute(ctx context.Context, p auth.Principal, r Route) (Rout
 // seenStages lists the ids of every stage anyone was checked in at, with
 // the number of distinct people seen there.
 func seenStages(ctx context.Context, tx store.ReadTx) (map[string]int, error) {
-	out := map[string]int{}
-	err := tx.Scan(ctx, docStage, func(id string, data []byte) error {
-		var sd stageDoc
-		if err := json.Unmarshal(data, &sd); err != nil {
-			return err
+	ids, err := tx.Range(ctx, idxStages, false, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(ids))
+	for _, id := range ids {
+		if out[id], err = tx.Count(ctx, checkinKind(id)); err != nil {
+			return nil, err
 		}
-		out[id] = sd.Seen
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // Unrouted lists stages that have check-ins but are not on the current
