@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"caravana/internal/auth"
@@ -366,6 +367,30 @@ func (s *Service) Facts(ctx context.Context, p auth.Principal, ids []string, why
 	audited := s.auditAsync(ctx, store.AuditEntry{Actor: p.Actor(), Action: "person.facts", Record: "registry",
 		Detail: who + ": " + why})
 	now := s.now()
+	var cacheKey string
+	if ids == nil {
+		// Everyone's facts, for headcounts: reuse them while nothing in the
+		// log (and not the date) has changed.
+		var vec map[string]uint64
+		if err := s.st.View(ctx, func(tx store.ReadTx) error {
+			var err error
+			vec, err = tx.Vector(ctx)
+			return err
+		}); err != nil {
+			<-audited
+			return nil, err
+		}
+		cacheKey = vectorKey(vec) + "|" + now.Format(time.DateOnly) + "|" + string(p.Role)
+		s.facts.mu.Lock()
+		cached, ok := s.facts.byKey[cacheKey]
+		s.facts.mu.Unlock()
+		if ok {
+			if aerr := <-audited; aerr != nil {
+				return nil, fmt.Errorf("audit: %w", aerr)
+			}
+			return cached, nil
+		}
+	}
 	out := make(map[string]Facts, len(ids))
 	open := func(d *factsDoc) error {
 		f, _, err := s.openFacts(d, p.Role, now)
@@ -404,7 +429,42 @@ func (s *Service) Facts(ctx context.Context, p auth.Principal, ids []string, why
 	if err != nil {
 		return nil, err
 	}
+	if cacheKey != "" {
+		s.facts.mu.Lock()
+		// Keep only the current generation: one entry per role.
+		for k := range s.facts.byKey {
+			if !strings.HasPrefix(k, cacheKey[:strings.LastIndex(cacheKey, "|")]) {
+				delete(s.facts.byKey, k)
+			}
+		}
+		if s.facts.byKey == nil {
+			s.facts.byKey = map[string]map[string]Facts{}
+		}
+		s.facts.byKey[cacheKey] = out
+		s.facts.mu.Unlock()
+	}
+	if cacheKey != "" {
+		s.facts.mu.Lock()
+		// Keep only the current generation: one entry per role.
+		for k := range s.facts.byKey {
+			if !strings.HasPrefix(k, cacheKey[:strings.LastIndex(cacheKey, "|")]) {
+				delete(s.facts.byKey, k)
+			}
+		}
+		if s.facts.byKey == nil {
+			s.facts.byKey = map[string]map[string]Facts{}
+		}
+		s.facts.byKey[cacheKey] = out
+		s.facts.mu.Unlock()
+	}
 	return out, nil
+}
+
+// factsCache holds everyone's facts per role for the current log version.
+// The maps it hands out are shared: callers must not change them.
+type factsCache struct {
+	mu    sync.Mutex
+	byKey map[string]map[string]Facts
 }
 
 // HouseholdsOf maps each of the given people to the households they are

@@ -83,6 +83,7 @@ type Service struct {
 	now  func() time.Time
 
 	stats statsCache
+	facts factsCache
 }
 
 // NewService builds the registry over a ledger and its sealer.
