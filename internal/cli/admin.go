@@ -20,35 +20,33 @@ func NewRebuildCommand(app *App) *cobra.Command {
 		Short: "Drop every projection and rebuild it from the event log",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			start := time.Now()
-			var bar interface{ Set(int) error }
-			err = n.Ledger.Rebuild(cmd.Context(), func(done, total int) {
-				if bar == nil {
-					if b := app.progress(total, "rebuild"); b != nil {
-						bar = b
+			return app.withNode(cmd, func(n *node.Node) error {
+				var err error
+				start := time.Now()
+				var bar interface{ Set(int) error }
+				err = n.Ledger.Rebuild(cmd.Context(), func(done, total int) {
+					if bar == nil {
+						if b := app.progress(total, "rebuild"); b != nil {
+							bar = b
+						}
 					}
+					if bar != nil {
+						bar.Set(done)
+					}
+				})
+				if err != nil {
+					return err
 				}
-				if bar != nil {
-					bar.Set(done)
+				rep, err := n.Ledger.Verify(cmd.Context(), false)
+				if err != nil {
+					return err
 				}
+				if app.JSON {
+					return app.printJSON(map[string]any{"events": rep.Events, "state_hash": rep.StateHash, "seconds": time.Since(start).Seconds()})
+				}
+				fmt.Fprintf(app.Stdout, "Rebuilt from %d events in %s\nstate hash %s\n", rep.Events, time.Since(start).Round(time.Millisecond), rep.StateHash)
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			rep, err := n.Ledger.Verify(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(map[string]any{"events": rep.Events, "state_hash": rep.StateHash, "seconds": time.Since(start).Seconds()})
-			}
-			fmt.Fprintf(app.Stdout, "Rebuilt from %d events in %s\nstate hash %s\n", rep.Events, time.Since(start).Round(time.Millisecond), rep.StateHash)
-			return nil
 		},
 	}
 }
@@ -65,29 +63,26 @@ the node signatures (one per contiguous run, which authenticates the run; every 
 holds the same events, and unchanged by 'caravana rebuild'. Exits 1 if anything is wrong.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			rep, err := n.Ledger.Verify(cmd.Context(), all)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				if err := app.printJSON(rep); err != nil {
+			return app.withNode(cmd, func(n *node.Node) error {
+				rep, err := n.Ledger.Verify(cmd.Context(), all)
+				if err != nil {
 					return err
 				}
-			} else {
-				fmt.Fprintf(app.Stdout, "%d events from %d nodes\nstate hash %s\n", rep.Events, len(rep.Nodes), rep.StateHash)
-				for _, p := range rep.Problems {
-					fmt.Fprintln(app.Stdout, "PROBLEM:", p)
+				if app.JSON {
+					if err := app.printJSON(rep); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(app.Stdout, "%d events from %d nodes\nstate hash %s\n", rep.Events, len(rep.Nodes), rep.StateHash)
+					for _, p := range rep.Problems {
+						fmt.Fprintln(app.Stdout, "PROBLEM:", p)
+					}
 				}
-			}
-			if !rep.OK() {
-				return fmt.Errorf("verify: %d problems", len(rep.Problems))
-			}
-			return nil
+				if !rep.OK() {
+					return fmt.Errorf("verify: %d problems", len(rep.Problems))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all-signatures", false, "check every event's signature, not one per run")
@@ -126,34 +121,32 @@ func NewAuditCommand(app *App) *cobra.Command {
 		Short: "Show the audit trail: who read or changed which record, when",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			if err := auth.Check(operator(), auth.AuditRead); err != nil {
-				return err
-			}
-			var entries []store.AuditEntry
-			err = n.Store.View(cmd.Context(), func(tx store.ReadTx) error {
-				entries, err = tx.Audit(cmd.Context(), f)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				if entries == nil {
-					entries = []store.AuditEntry{}
+			return app.withNode(cmd, func(n *node.Node) error {
+				var err error
+				if err := auth.Check(operator(), auth.AuditRead); err != nil {
+					return err
 				}
-				return app.printJSON(entries)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tWHEN\tWHO\tACTION\tRECORD\tDETAIL")
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, time.UnixMilli(e.At).UTC().Format(time.DateTime), e.Actor, e.Action, e.Record, strings.ReplaceAll(e.Detail, "\t", " "))
-			}
-			return tw.Flush()
+				var entries []store.AuditEntry
+				err = n.Store.View(cmd.Context(), func(tx store.ReadTx) error {
+					entries, err = tx.Audit(cmd.Context(), f)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					if entries == nil {
+						entries = []store.AuditEntry{}
+					}
+					return app.printJSON(entries)
+				}
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tWHEN\tWHO\tACTION\tRECORD\tDETAIL")
+				for _, e := range entries {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, time.UnixMilli(e.At).UTC().Format(time.DateTime), e.Actor, e.Action, e.Record, strings.ReplaceAll(e.Detail, "\t", " "))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&f.Actor, "actor", "", "only this actor (user id or cli:name)")

@@ -191,6 +191,16 @@ func (app *App) open(ctx context.Context) (*node.Node, error) {
 	return node.Open(ctx, app.config(p))
 }
 
+// withNode unlocks the node for one command, runs fn and closes the node.
+func (app *App) withNode(cmd *cobra.Command, fn func(n *node.Node) error) error {
+	n, err := app.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	return fn(n)
+}
+
 // operator is the principal for CLI commands: whoever holds the passphrase.
 func operator() auth.Principal {
 	name := "operator"

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"caravana/internal/node"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -27,31 +28,28 @@ func newHouseholdAdd(app *App) *cobra.Command {
 		Example: `  caravana household add --label "Familia López Reyes" --kind family --member K7M4Q-X2PR9:head --member 3F8TV-99QAB:child`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			for _, m := range members {
-				ref, role, ok := strings.Cut(m, ":")
-				if !ok {
-					return usagef("--member %q: write ID|CODE:ROLE, role one of %s", m, strings.Join(registry.HouseholdRoles, ", "))
+			return app.withNode(cmd, func(n *node.Node) error {
+				for _, m := range members {
+					ref, role, ok := strings.Cut(m, ":")
+					if !ok {
+						return usagef("--member %q: write ID|CODE:ROLE, role one of %s", m, strings.Join(registry.HouseholdRoles, ", "))
+					}
+					p, err := resolve(cmd.Context(), n, ref)
+					if err != nil {
+						return fmt.Errorf("--member %q: %w", m, err)
+					}
+					in.Members = append(in.Members, registry.Member{Person: p.ID, Role: role})
 				}
-				p, err := resolve(cmd.Context(), n, ref)
+				h, err := n.Registry.CreateHousehold(cmd.Context(), operator(), in)
 				if err != nil {
-					return fmt.Errorf("--member %q: %w", m, err)
+					return explain(err)
 				}
-				in.Members = append(in.Members, registry.Member{Person: p.ID, Role: role})
-			}
-			h, err := n.Registry.CreateHousehold(cmd.Context(), operator(), in)
-			if err != nil {
-				return explain(err)
-			}
-			if app.JSON {
-				return app.printJSON(h)
-			}
-			printHousehold(app, h)
-			return nil
+				if app.JSON {
+					return app.printJSON(h)
+				}
+				printHousehold(app, h)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&in.Label, "label", "", "a name for the household, e.g. \"Familia López\"")
@@ -80,20 +78,17 @@ func newHouseholdShow(app *App) *cobra.Command {
 		Short: "Show a household and its members",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			h, err := n.Registry.GetHousehold(cmd.Context(), operator(), args[0])
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(h)
-			}
-			printHousehold(app, h)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				h, err := n.Registry.GetHousehold(cmd.Context(), operator(), args[0])
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(h)
+				}
+				printHousehold(app, h)
+				return nil
+			})
 		},
 	}
 }
@@ -105,29 +100,26 @@ func newHouseholdList(app *App) *cobra.Command {
 		Short: "List households, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			hs, total, err := n.Registry.ListHouseholds(cmd.Context(), operator(), offset, limit)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				if hs == nil {
-					hs = []registry.HouseholdSummary{}
+			return app.withNode(cmd, func(n *node.Node) error {
+				hs, total, err := n.Registry.ListHouseholds(cmd.Context(), operator(), offset, limit)
+				if err != nil {
+					return err
 				}
-				return app.printJSON(hs)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tLABEL\tKIND\tMEMBERS")
-			for _, h := range hs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", h.ID, h.Label, h.Kind, h.Members)
-			}
-			tw.Flush()
-			fmt.Fprintf(app.Stdout, "%d of %d households\n", len(hs), total)
-			return nil
+				if app.JSON {
+					if hs == nil {
+						hs = []registry.HouseholdSummary{}
+					}
+					return app.printJSON(hs)
+				}
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tLABEL\tKIND\tMEMBERS")
+				for _, h := range hs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", h.ID, h.Label, h.Kind, h.Members)
+				}
+				tw.Flush()
+				fmt.Fprintf(app.Stdout, "%d of %d households\n", len(hs), total)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many")
@@ -142,24 +134,21 @@ func newHouseholdAddMember(app *App) *cobra.Command {
 		Short: "Put a person in a household",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			p, err := resolve(cmd.Context(), n, args[1])
-			if err != nil {
-				return err
-			}
-			h, err := n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role})
-			if err != nil {
-				return explain(err)
-			}
-			if app.JSON {
-				return app.printJSON(h)
-			}
-			printHousehold(app, h)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := resolve(cmd.Context(), n, args[1])
+				if err != nil {
+					return err
+				}
+				h, err := n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role})
+				if err != nil {
+					return explain(err)
+				}
+				if app.JSON {
+					return app.printJSON(h)
+				}
+				printHousehold(app, h)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "other", "one of "+strings.Join(registry.HouseholdRoles, ", "))
@@ -172,24 +161,21 @@ func newHouseholdRemoveMember(app *App) *cobra.Command {
 		Short: "Take a person out of a household",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			p, err := resolve(cmd.Context(), n, args[1])
-			if err != nil {
-				return err
-			}
-			h, err := n.Registry.RemoveMember(cmd.Context(), operator(), args[0], p.ID)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(h)
-			}
-			printHousehold(app, h)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := resolve(cmd.Context(), n, args[1])
+				if err != nil {
+					return err
+				}
+				h, err := n.Registry.RemoveMember(cmd.Context(), operator(), args[0], p.ID)
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(h)
+				}
+				printHousehold(app, h)
+				return nil
+			})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"caravana/internal/node"
 	"errors"
 	"fmt"
 	"io"
@@ -65,30 +66,27 @@ func newRouteShow(app *App) *cobra.Command {
 		Short: "List the route's stages (--json prints them as a JSON array)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			r, err := n.Journey.Route(cmd.Context(), operator())
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(r.Stages)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "#\tID\tNAME\tCOUNTRY\tLAT\tLON\tKM")
-			for i, s := range r.Stages {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.4f\t%.4f\t%s\n", i+1, s.ID, s.Name, s.Country, s.Lat, s.Lon, fmtNum(s.Km))
-			}
-			tw.Flush()
-			src := "the default route"
-			if !r.Default {
-				src = fmt.Sprintf("set by %s at %s", r.SetBy, r.SetAt.Format("2006-01-02 15:04 UTC"))
-			}
-			fmt.Fprintf(app.Stdout, "%d stages, %s km (%s)\n", len(r.Stages), fmtNum(r.Length()), src)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				r, err := n.Journey.Route(cmd.Context(), operator())
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(r.Stages)
+				}
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "#\tID\tNAME\tCOUNTRY\tLAT\tLON\tKM")
+				for i, s := range r.Stages {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.4f\t%.4f\t%s\n", i+1, s.ID, s.Name, s.Country, s.Lat, s.Lon, fmtNum(s.Km))
+				}
+				tw.Flush()
+				src := "the default route"
+				if !r.Default {
+					src = fmt.Sprintf("set by %s at %s", r.SetBy, r.SetAt.Format("2006-01-02 15:04 UTC"))
+				}
+				fmt.Fprintf(app.Stdout, "%d stages, %s km (%s)\n", len(r.Stages), fmtNum(r.Length()), src)
+				return nil
+			})
 		},
 	}
 }
@@ -118,28 +116,25 @@ writes a file in the same format.`,
 			if _, err := journey.ParseRoute(args[0], data); err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			r, err := n.Journey.ImportRoute(cmd.Context(), operator(), args[0], data)
-			if err != nil {
-				return explainJourney(err)
-			}
-			unrouted, err := n.Journey.Unrouted(cmd.Context(), operator())
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(map[string]any{"stages": r.Stages, "unrouted": unrouted})
-			}
-			fmt.Fprintf(app.Stdout, "Route set: %d stages, %s km, from %s to %s\n", len(r.Stages), fmtNum(r.Length()),
-				r.Stages[0].Name, r.Stages[len(r.Stages)-1].Name)
-			if len(unrouted) > 0 {
-				fmt.Fprintf(app.Stderr, "warning: check-ins at stages no longer on the route are kept but not counted: %s\n", strings.Join(unrouted, ", "))
-			}
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				r, err := n.Journey.ImportRoute(cmd.Context(), operator(), args[0], data)
+				if err != nil {
+					return explainJourney(err)
+				}
+				unrouted, err := n.Journey.Unrouted(cmd.Context(), operator())
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(map[string]any{"stages": r.Stages, "unrouted": unrouted})
+				}
+				fmt.Fprintf(app.Stdout, "Route set: %d stages, %s km, from %s to %s\n", len(r.Stages), fmtNum(r.Length()),
+					r.Stages[0].Name, r.Stages[len(r.Stages)-1].Name)
+				if len(unrouted) > 0 {
+					fmt.Fprintf(app.Stderr, "warning: check-ins at stages no longer on the route are kept but not counted: %s\n", strings.Join(unrouted, ", "))
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -177,20 +172,17 @@ func newRouteExport(app *App) *cobra.Command {
 			if format != "json" && format != "csv" {
 				return usagef("--format must be json or csv")
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			r, err := n.Journey.Route(cmd.Context(), operator())
-			if err != nil {
-				return err
-			}
-			return writeOut(app, out, func(w io.Writer) error {
-				if format == "csv" {
-					return r.WriteCSV(w)
+			return app.withNode(cmd, func(n *node.Node) error {
+				r, err := n.Journey.Route(cmd.Context(), operator())
+				if err != nil {
+					return err
 				}
-				return r.WriteJSON(w)
+				return writeOut(app, out, func(w io.Writer) error {
+					if format == "csv" {
+						return r.WriteCSV(w)
+					}
+					return r.WriteJSON(w)
+				})
 			})
 		},
 	}
@@ -226,18 +218,15 @@ func newRouteMap(app *App) *cobra.Command {
 		Short: "Draw the route map (SVG): stages, the column, incidents and live hazards",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			svg, err := n.Journey.Map(cmd.Context(), operator(), journey.EnglishMap)
-			if err != nil {
-				return err
-			}
-			return writeOut(app, out, func(w io.Writer) error {
-				_, err := io.WriteString(w, string(svg)+"\n")
-				return err
+			return app.withNode(cmd, func(n *node.Node) error {
+				svg, err := n.Journey.Map(cmd.Context(), operator(), journey.EnglishMap)
+				if err != nil {
+					return err
+				}
+				return writeOut(app, out, func(w io.Writer) error {
+					_, err := io.WriteString(w, string(svg)+"\n")
+					return err
+				})
 			})
 		},
 	}
@@ -274,32 +263,29 @@ the other codes are recorded.`,
 			if len(bad) > 0 {
 				return fmt.Errorf("nothing was recorded; fix these codes:\n%s", strings.Join(bad, "\n"))
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			res, err := n.Journey.CheckInBatch(cmd.Context(), operator(), stage, ins)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				if err := app.printJSON(res); err != nil {
-					return err
+			return app.withNode(cmd, func(n *node.Node) error {
+				res, err := n.Journey.CheckInBatch(cmd.Context(), operator(), stage, ins)
+				if err != nil {
+					return explainJourney(err)
 				}
-			} else {
-				printCheckins(app.Stdout, args, res)
-			}
-			missing := 0
-			for _, r := range res {
-				if r.Error != nil {
-					missing++
+				if app.JSON {
+					if err := app.printJSON(res); err != nil {
+						return err
+					}
+				} else {
+					printCheckins(app.Stdout, args, res)
 				}
-			}
-			if missing > 0 {
-				return fmt.Errorf("%d of %d codes are not registered on this node; the others were recorded", missing, len(res))
-			}
-			return nil
+				missing := 0
+				for _, r := range res {
+					if r.Error != nil {
+						missing++
+					}
+				}
+				if missing > 0 {
+					return fmt.Errorf("%d of %d codes are not registered on this node; the others were recorded", missing, len(res))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "stage id, e.g. ciudad-hidalgo (required)")
@@ -399,20 +385,17 @@ then households with children. Names are shown (and every name shown is audited)
 Mark people with 'caravana missing found', 'missing left' and 'missing back'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			l, err := n.Journey.Missing(cmd.Context(), operator(), journey.MissingQuery{Stage: stage, Names: !noNames})
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(l)
-			}
-			printMissing(app.Stdout, l)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				l, err := n.Journey.Missing(cmd.Context(), operator(), journey.MissingQuery{Stage: stage, Names: !noNames})
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(l)
+				}
+				printMissing(app.Stdout, l)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "checkpoint stage id (default: the latest checkpoint)")
@@ -473,24 +456,21 @@ func newMissingFound(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			c, err := n.Journey.MarkFound(cmd.Context(), operator(), ref, stage)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(c)
-			}
-			if c.Repeat {
-				fmt.Fprintf(app.Stdout, "%s was already seen at %s (%s); nothing changed\n", args[0], c.Stage, c.Via)
+			return app.withNode(cmd, func(n *node.Node) error {
+				c, err := n.Journey.MarkFound(cmd.Context(), operator(), ref, stage)
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(c)
+				}
+				if c.Repeat {
+					fmt.Fprintf(app.Stdout, "%s was already seen at %s (%s); nothing changed\n", args[0], c.Stage, c.Via)
+					return nil
+				}
+				fmt.Fprintf(app.Stdout, "Marked %s found at %s\n", args[0], c.Stage)
 				return nil
-			}
-			fmt.Fprintf(app.Stdout, "Marked %s found at %s\n", args[0], c.Stage)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "stage id (default: the latest checkpoint)")
@@ -526,24 +506,21 @@ func newMissingLeft(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			st, err := n.Journey.MarkLeft(cmd.Context(), operator(), ref, reason, stage, when)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(st)
-			}
-			verb := "Marked"
-			if st.Unchanged {
-				verb = "Already marked:"
-			}
-			fmt.Fprintf(app.Stdout, "%s %s as having left the caravan (%s)\n", verb, args[0], st.Reason)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				st, err := n.Journey.MarkLeft(cmd.Context(), operator(), ref, reason, stage, when)
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(st)
+				}
+				verb := "Marked"
+				if st.Unchanged {
+					verb = "Already marked:"
+				}
+				fmt.Fprintf(app.Stdout, "%s %s as having left the caravan (%s)\n", verb, args[0], st.Reason)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why: "+strings.Join(journey.LeftReasons, ", ")+" (required)")
@@ -563,24 +540,21 @@ func newMissingBack(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			st, err := n.Journey.MarkRejoined(cmd.Context(), operator(), ref)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(st)
-			}
-			if st.Unchanged {
-				fmt.Fprintf(app.Stdout, "%s was not marked as having left; nothing changed\n", args[0])
+			return app.withNode(cmd, func(n *node.Node) error {
+				st, err := n.Journey.MarkRejoined(cmd.Context(), operator(), ref)
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(st)
+				}
+				if st.Unchanged {
+					fmt.Fprintf(app.Stdout, "%s was not marked as having left; nothing changed\n", args[0])
+					return nil
+				}
+				fmt.Fprintf(app.Stdout, "Marked %s back with the caravan\n", args[0])
 				return nil
-			}
-			fmt.Fprintf(app.Stdout, "Marked %s back with the caravan\n", args[0])
-			return nil
+			})
 		},
 	}
 }

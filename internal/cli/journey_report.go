@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"caravana/internal/node"
 	"fmt"
 	"io"
 	"strings"
@@ -28,20 +29,17 @@ func NewHeadcountCommand(app *App) *cobra.Command {
 			if q.To, err = parseWhen("--to", to); err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			hc, err := n.Journey.Headcounts(cmd.Context(), operator(), q)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(hc)
-			}
-			printHeadcount(app.Stdout, hc)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				hc, err := n.Journey.Headcounts(cmd.Context(), operator(), q)
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(hc)
+				}
+				printHeadcount(app.Stdout, hc)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "only this stage")
@@ -132,20 +130,17 @@ func newIncidentAdd(app *App) *cobra.Command {
 				}
 				in.People = append(in.People, ref)
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			inc, err := n.Journey.RecordIncident(cmd.Context(), operator(), in)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(inc)
-			}
-			fmt.Fprintf(app.Stdout, "Recorded incident %s: %s (%s), %d people\n", inc.ID, inc.Kind, inc.Severity, inc.Count)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				inc, err := n.Journey.RecordIncident(cmd.Context(), operator(), in)
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(inc)
+				}
+				fmt.Fprintf(app.Stdout, "Recorded incident %s: %s (%s), %d people\n", inc.ID, inc.Kind, inc.Severity, inc.Count)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -172,24 +167,21 @@ func newIncidentList(app *App) *cobra.Command {
 			if f.Since, err = parseWhen("--since", since); err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			incs, err := n.Journey.Incidents(cmd.Context(), operator(), f)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(incs)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN (UTC)\tKIND\tSEVERITY\tWHERE\tPEOPLE\tID")
-			for _, i := range incs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", i.At.Format("2006-01-02 15:04"), i.Kind, i.Severity, where(i.Place), i.Count, i.ID)
-			}
-			return tw.Flush()
+			return app.withNode(cmd, func(n *node.Node) error {
+				incs, err := n.Journey.Incidents(cmd.Context(), operator(), f)
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(incs)
+				}
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "WHEN (UTC)\tKIND\tSEVERITY\tWHERE\tPEOPLE\tID")
+				for _, i := range incs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", i.At.Format("2006-01-02 15:04"), i.Kind, i.Severity, where(i.Place), i.Count, i.ID)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&f.Kind, "kind", "", "only this kind")
@@ -251,20 +243,17 @@ func newHazardAdd(app *App) *cobra.Command {
 			if cmd.Flags().Changed("lon") {
 				in.Lon = &lon
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			h, err := n.Journey.RecordHazard(cmd.Context(), operator(), in)
-			if err != nil {
-				return explainJourney(err)
-			}
-			if app.JSON {
-				return app.printJSON(h)
-			}
-			fmt.Fprintf(app.Stdout, "Recorded hazard %s: %s at %s until %s\n", h.ID, h.Kind, where(h.Place), h.Until.Format("2006-01-02 15:04 UTC"))
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				h, err := n.Journey.RecordHazard(cmd.Context(), operator(), in)
+				if err != nil {
+					return explainJourney(err)
+				}
+				if app.JSON {
+					return app.printJSON(h)
+				}
+				fmt.Fprintf(app.Stdout, "Recorded hazard %s: %s at %s until %s\n", h.ID, h.Kind, where(h.Place), h.Until.Format("2006-01-02 15:04 UTC"))
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -285,33 +274,30 @@ func newHazardList(app *App) *cobra.Command {
 		Short: "List live hazards (--all: expired and cleared ones too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			hs, err := n.Journey.Hazards(cmd.Context(), operator(), !all)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(hs)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tWHERE\tFROM (UTC)\tUNTIL (UTC)\tSTATE\tID")
-			for _, h := range hs {
-				state := "live"
-				switch {
-				case !h.Cleared.IsZero():
-					state = "cleared"
-				case !h.Live && time.Now().Before(h.From):
-					state = "upcoming"
-				case !h.Live:
-					state = "expired"
+			return app.withNode(cmd, func(n *node.Node) error {
+				hs, err := n.Journey.Hazards(cmd.Context(), operator(), !all)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Kind, where(h.Place), h.From.Format("2006-01-02 15:04"), h.Until.Format("2006-01-02 15:04"), state, h.ID)
-			}
-			return tw.Flush()
+				if app.JSON {
+					return app.printJSON(hs)
+				}
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KIND\tWHERE\tFROM (UTC)\tUNTIL (UTC)\tSTATE\tID")
+				for _, h := range hs {
+					state := "live"
+					switch {
+					case !h.Cleared.IsZero():
+						state = "cleared"
+					case !h.Live && time.Now().Before(h.From):
+						state = "upcoming"
+					case !h.Live:
+						state = "expired"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Kind, where(h.Place), h.From.Format("2006-01-02 15:04"), h.Until.Format("2006-01-02 15:04"), state, h.ID)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include expired and cleared hazards")
@@ -324,20 +310,17 @@ func newHazardClear(app *App) *cobra.Command {
 		Short: "End a hazard before its expiry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			h, err := n.Journey.ClearHazard(cmd.Context(), operator(), args[0])
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(h)
-			}
-			fmt.Fprintf(app.Stdout, "Cleared hazard %s (%s at %s)\n", h.ID, h.Kind, where(h.Place))
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				h, err := n.Journey.ClearHazard(cmd.Context(), operator(), args[0])
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(h)
+				}
+				fmt.Fprintf(app.Stdout, "Cleared hazard %s (%s at %s)\n", h.ID, h.Kind, where(h.Place))
+				return nil
+			})
 		},
 	}
 }

@@ -59,20 +59,17 @@ func newPersonAdd(app *App) *cobra.Command {
 				return usagef("consent: the person must agree to be registered; pass --consent once they have")
 			}
 			pf.in.Consent = registry.Consent{Registration: true, Tracing: pf.tracing, Sharing: pf.share}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			p, err := n.Registry.Register(cmd.Context(), operator(), pf.in)
-			if err != nil {
-				return explain(err)
-			}
-			if app.JSON {
-				return app.printJSON(p)
-			}
-			fmt.Fprintf(app.Stdout, "Registered %s — card code %s (id %s)\n", p.FullName(), cardcode.Format(p.Code), p.ID)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := n.Registry.Register(cmd.Context(), operator(), pf.in)
+				if err != nil {
+					return explain(err)
+				}
+				if app.JSON {
+					return app.printJSON(p)
+				}
+				fmt.Fprintf(app.Stdout, "Registered %s — card code %s (id %s)\n", p.FullName(), cardcode.Format(p.Code), p.ID)
+				return nil
+			})
 		},
 	}
 	pf.bind(cmd.Flags())
@@ -112,20 +109,17 @@ func newPersonShow(app *App) *cobra.Command {
 		Short: "Show one person, by id or card code",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			p, err := resolve(cmd.Context(), n, args[0])
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return app.printJSON(p)
-			}
-			printPerson(app.Stdout, p)
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := resolve(cmd.Context(), n, args[0])
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(p)
+				}
+				printPerson(app.Stdout, p)
+				return nil
+			})
 		},
 	}
 }
@@ -176,24 +170,21 @@ func newPersonList(app *App) *cobra.Command {
 		Short: "List people, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			people, total, err := n.Registry.List(cmd.Context(), operator(), offset, limit)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				if people == nil {
-					people = []registry.Person{}
+			return app.withNode(cmd, func(n *node.Node) error {
+				people, total, err := n.Registry.List(cmd.Context(), operator(), offset, limit)
+				if err != nil {
+					return err
 				}
-				return app.printJSON(people)
-			}
-			printPeople(app.Stdout, people)
-			fmt.Fprintf(app.Stdout, "%d of %d people\n", len(people), total)
-			return nil
+				if app.JSON {
+					if people == nil {
+						people = []registry.Person{}
+					}
+					return app.printJSON(people)
+				}
+				printPeople(app.Stdout, people)
+				fmt.Fprintf(app.Stdout, "%d of %d people\n", len(people), total)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many")
@@ -209,39 +200,37 @@ func newPersonFind(app *App) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := strings.Join(args, " ")
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			var people []registry.Person
-			if cardcode.LooksLike(q) {
-				code, perr := cardcode.Parse(q)
-				if perr != nil {
-					return fmt.Errorf("%q looks like a card code but is not valid: %w", q, perr)
+			return app.withNode(cmd, func(n *node.Node) error {
+				var err error
+				var people []registry.Person
+				if cardcode.LooksLike(q) {
+					code, perr := cardcode.Parse(q)
+					if perr != nil {
+						return fmt.Errorf("%q looks like a card code but is not valid: %w", q, perr)
+					}
+					p, err := n.Registry.ByCode(cmd.Context(), operator(), code)
+					if err != nil && !errors.Is(err, registry.ErrNotFound) {
+						return err
+					}
+					if err == nil {
+						people = append(people, p)
+					}
+				} else if people, err = n.Registry.Find(cmd.Context(), operator(), q, limit); err != nil {
+					return explain(err)
 				}
-				p, err := n.Registry.ByCode(cmd.Context(), operator(), code)
-				if err != nil && !errors.Is(err, registry.ErrNotFound) {
-					return err
+				if app.JSON {
+					if people == nil {
+						people = []registry.Person{}
+					}
+					return app.printJSON(people)
 				}
-				if err == nil {
-					people = append(people, p)
+				if len(people) == 0 {
+					fmt.Fprintln(app.Stdout, "No one found.")
+					return nil
 				}
-			} else if people, err = n.Registry.Find(cmd.Context(), operator(), q, limit); err != nil {
-				return explain(err)
-			}
-			if app.JSON {
-				if people == nil {
-					people = []registry.Person{}
-				}
-				return app.printJSON(people)
-			}
-			if len(people) == 0 {
-				fmt.Fprintln(app.Stdout, "No one found.")
+				printPeople(app.Stdout, people)
 				return nil
-			}
-			printPeople(app.Stdout, people)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many")
@@ -278,33 +267,30 @@ func newPersonUpdate(app *App) *cobra.Command {
 			if len(patch.Fields) == 0 && patch.Flags == nil && patch.Consent == nil {
 				return usagef("nothing to change: give at least one field flag")
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			p, err := resolve(cmd.Context(), n, args[0])
-			if err != nil {
-				return err
-			}
-			if patch.Consent != nil {
-				// Keep what was not asked to change.
-				if !cmd.Flags().Changed("consent-tracing") {
-					patch.Consent.Tracing = p.Consent.Tracing
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := resolve(cmd.Context(), n, args[0])
+				if err != nil {
+					return err
 				}
-				if !cmd.Flags().Changed("consent-sharing") {
-					patch.Consent.Sharing = p.Consent.Sharing
+				if patch.Consent != nil {
+					// Keep what was not asked to change.
+					if !cmd.Flags().Changed("consent-tracing") {
+						patch.Consent.Tracing = p.Consent.Tracing
+					}
+					if !cmd.Flags().Changed("consent-sharing") {
+						patch.Consent.Sharing = p.Consent.Sharing
+					}
 				}
-			}
-			p, err = n.Registry.Update(cmd.Context(), operator(), p.ID, patch)
-			if err != nil {
-				return explain(err)
-			}
-			if app.JSON {
-				return app.printJSON(p)
-			}
-			printPerson(app.Stdout, p)
-			return nil
+				p, err = n.Registry.Update(cmd.Context(), operator(), p.ID, patch)
+				if err != nil {
+					return explain(err)
+				}
+				if app.JSON {
+					return app.printJSON(p)
+				}
+				printPerson(app.Stdout, p)
+				return nil
+			})
 		},
 	}
 	pf.bind(cmd.Flags())
@@ -319,25 +305,22 @@ func newPersonCard(app *App) *cobra.Command {
 		Short: "Show a person's card code (the web page /people/ID/card prints it with a QR code)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			p, err := resolve(cmd.Context(), n, args[0])
-			if err != nil {
-				return err
-			}
-			if reissue {
-				if p, err = n.Registry.ReissueCard(cmd.Context(), operator(), p.ID); err != nil {
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := resolve(cmd.Context(), n, args[0])
+				if err != nil {
 					return err
 				}
-			}
-			if app.JSON {
-				return app.printJSON(map[string]string{"id": p.ID, "code": p.Code, "formatted": cardcode.Format(p.Code), "card_page": "/people/" + p.ID + "/card"})
-			}
-			fmt.Fprintf(app.Stdout, "%s  %s\nprint it at /people/%s/card\n", cardcode.Format(p.Code), p.FullName(), p.ID)
-			return nil
+				if reissue {
+					if p, err = n.Registry.ReissueCard(cmd.Context(), operator(), p.ID); err != nil {
+						return err
+					}
+				}
+				if app.JSON {
+					return app.printJSON(map[string]string{"id": p.ID, "code": p.Code, "formatted": cardcode.Format(p.Code), "card_page": "/people/" + p.ID + "/card"})
+				}
+				fmt.Fprintf(app.Stdout, "%s  %s\nprint it at /people/%s/card\n", cardcode.Format(p.Code), p.FullName(), p.ID)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&reissue, "reissue", false, "issue a new code (the old card stops working)")

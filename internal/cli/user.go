@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"caravana/internal/node"
 	"fmt"
 	"os"
 	"strings"
@@ -44,27 +45,24 @@ func newUserAdd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			u, err := n.Auth.AddUser(cmd.Context(), operator(), args[0], r, pw)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				out := map[string]any{"user": u}
-				if generated {
-					out["password"] = pw
+			return app.withNode(cmd, func(n *node.Node) error {
+				u, err := n.Auth.AddUser(cmd.Context(), operator(), args[0], r, pw)
+				if err != nil {
+					return err
 				}
-				return app.printJSON(out)
-			}
-			fmt.Fprintf(app.Stdout, "Added %s (%s)\n", u.Username, u.Role)
-			if generated {
-				fmt.Fprintf(app.Stdout, "Password (shown once): %s\n", pw)
-			}
-			return nil
+				if app.JSON {
+					out := map[string]any{"user": u}
+					if generated {
+						out["password"] = pw
+					}
+					return app.printJSON(out)
+				}
+				fmt.Fprintf(app.Stdout, "Added %s (%s)\n", u.Username, u.Role)
+				if generated {
+					fmt.Fprintf(app.Stdout, "Password (shown once): %s\n", pw)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&role, "role", "volunteer", "coordinator, volunteer, legal or medic")
@@ -78,31 +76,28 @@ func newUserList(app *App) *cobra.Command {
 		Short: "List staff accounts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			users, err := n.Auth.Users(cmd.Context(), operator())
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				if users == nil {
-					users = []auth.User{}
+			return app.withNode(cmd, func(n *node.Node) error {
+				users, err := n.Auth.Users(cmd.Context(), operator())
+				if err != nil {
+					return err
 				}
-				return app.printJSON(users)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tID")
-			for _, u := range users {
-				status := "active"
-				if u.Disabled {
-					status = "disabled"
+				if app.JSON {
+					if users == nil {
+						users = []auth.User{}
+					}
+					return app.printJSON(users)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.Role, status, u.ID)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tID")
+				for _, u := range users {
+					status := "active"
+					if u.Disabled {
+						status = "disabled"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.Role, status, u.ID)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 }
@@ -113,16 +108,13 @@ func newUserDisable(app *App) *cobra.Command {
 		Short: "Disable an account; its sessions end at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			if err := n.Auth.Disable(cmd.Context(), operator(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(app.Stdout, "Disabled %s\n", args[0])
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				if err := n.Auth.Disable(cmd.Context(), operator(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(app.Stdout, "Disabled %s\n", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -138,19 +130,16 @@ func newUserPasswd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := app.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			if err := n.Auth.SetPassword(cmd.Context(), operator(), args[0], pw); err != nil {
-				return err
-			}
-			fmt.Fprintf(app.Stdout, "Password changed for %s\n", args[0])
-			if generated {
-				fmt.Fprintf(app.Stdout, "New password (shown once): %s\n", pw)
-			}
-			return nil
+			return app.withNode(cmd, func(n *node.Node) error {
+				if err := n.Auth.SetPassword(cmd.Context(), operator(), args[0], pw); err != nil {
+					return err
+				}
+				fmt.Fprintf(app.Stdout, "Password changed for %s\n", args[0])
+				if generated {
+					fmt.Fprintf(app.Stdout, "New password (shown once): %s\n", pw)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&pwFile, "password-file", "", "read the password from this file")
