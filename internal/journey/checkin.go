@@ -207,7 +207,7 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 				continue
 			}
 			var d checkinDoc
-			found, err := load(ctx, tx, checkinKind(stage), id, &d)
+			found, err := store.GetJSON(ctx, tx, checkinKind(stage), id, &d)
 			if err != nil {
 				return err
 			}
@@ -215,7 +215,7 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 				existing[id] = d
 			}
 			var sd statusDoc
-			if found, err := load(ctx, tx, docStatus, id, &sd); err != nil {
+			if found, err := store.GetJSON(ctx, tx, docStatus, id, &sd); err != nil {
 				return err
 			} else if found && sd.Left {
 				status[id] = sd

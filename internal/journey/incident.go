@@ -157,7 +157,7 @@ func (s *Service) RecordIncident(ctx context.Context, p auth.Principal, in Incid
 	var out Incident
 	err = s.st.View(ctx, func(tx store.ReadTx) error {
 		var d incidentDoc
-		found, err := load(ctx, tx, docIncident, id, &d)
+		found, err := store.GetJSON(ctx, tx, docIncident, id, &d)
 		if err == nil && !found {
 			err = fmt.Errorf("incident %s: %w", id, ErrNotFound)
 		}
@@ -303,7 +303,7 @@ func (s *Service) hazard(ctx context.Context, id string) (Hazard, error) {
 	var found bool
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		found, err = load(ctx, tx, docHazard, id, &d)
+		found, err = store.GetJSON(ctx, tx, docHazard, id, &d)
 		return err
 	})
 	if err != nil {

@@ -94,25 +94,6 @@ func (a stamp) before(b stamp) bool { return a.T < b.T || (a.T == b.T && a.N < b
 
 func (a stamp) zero() bool { return a.T == 0 && a.N == "" }
 
-func load[T any](ctx context.Context, tx store.ReadTx, kind, id string, into *T) (bool, error) {
-	data, err := tx.Get(ctx, kind, id)
-	if err == store.ErrNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, json.Unmarshal(data, into)
-}
-
-func put(ctx context.Context, tx store.Tx, kind, id string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, kind, id, data)
-}
-
 // routeBody is the body of route.set: the whole validated stage list.
 type routeBody struct {
 	Stages []Stage `json:"stages"`
@@ -131,14 +112,14 @@ func applyRoute(ctx context.Context, tx store.Tx, e *event.Event) error {
 		return err
 	}
 	var cur routeDoc
-	found, err := load(ctx, tx, docRoute, docRouteID, &cur)
+	found, err := store.GetJSON(ctx, tx, docRoute, docRouteID, &cur)
 	if err != nil {
 		return err
 	}
 	if found && !cur.stamp.before(stampOf(e)) {
 		return nil
 	}
-	return put(ctx, tx, docRoute, docRouteID, routeDoc{Stages: b.Stages, By: e.Actor, stamp: stampOf(e)})
+	return store.PutJSON(ctx, tx, docRoute, docRouteID, routeDoc{Stages: b.Stages, By: e.Actor, stamp: stampOf(e)})
 }
 
 // checkinBody is the body of checkin.recorded and journey.found: ids only.
@@ -179,7 +160,7 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 	}
 	doc := checkinDoc{At: at, Via: via, By: e.Actor, stamp: stampOf(e)}
 	var cur checkinDoc
-	found, err := load(ctx, tx, checkinKind(b.Stage), b.Person, &cur)
+	found, err := store.GetJSON(ctx, tx, checkinKind(b.Stage), b.Person, &cur)
 	if err != nil {
 		return err
 	}
@@ -187,7 +168,7 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 		if !doc.stamp.before(cur.stamp) {
 			return nil
 		}
-		return put(ctx, tx, checkinKind(b.Stage), b.Person, doc)
+		return store.PutJSON(ctx, tx, checkinKind(b.Stage), b.Person, doc)
 	}
 	// A new (stage, person) pair. The stage is filed once (an idempotent
 	// index entry, no read); how many were seen there is the count of its
@@ -195,7 +176,7 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err := tx.AddIndex(ctx, idxStages, b.Stage, b.Stage); err != nil {
 		return err
 	}
-	return put(ctx, tx, checkinKind(b.Stage), b.Person, doc)
+	return store.PutJSON(ctx, tx, checkinKind(b.Stage), b.Person, doc)
 }
 
 // statusBody is the body of journey.left and journey.rejoined.
@@ -226,7 +207,7 @@ func applyStatus(ctx context.Context, tx store.Tx, e *event.Event) error {
 		return fmt.Errorf("status without a person")
 	}
 	var cur statusDoc
-	found, err := load(ctx, tx, docStatus, b.Person, &cur)
+	found, err := store.GetJSON(ctx, tx, docStatus, b.Person, &cur)
 	if err != nil {
 		return err
 	}
@@ -241,7 +222,7 @@ func applyStatus(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if doc.Left {
 		doc.Reason, doc.Stage = b.Reason, b.Stage
 	}
-	return put(ctx, tx, docStatus, b.Person, doc)
+	return store.PutJSON(ctx, tx, docStatus, b.Person, doc)
 }
 
 // incidentBody is the body of incident.recorded.
@@ -282,14 +263,14 @@ func applyIncident(ctx context.Context, tx store.Tx, e *event.Event) error {
 	}
 	id := subjectID(e.Subject)
 	var cur incidentDoc
-	found, err := load(ctx, tx, docIncident, id, &cur)
+	found, err := store.GetJSON(ctx, tx, docIncident, id, &cur)
 	if err != nil {
 		return err
 	}
 	if found && !stampOf(e).before(cur.stamp) {
 		return nil
 	}
-	return put(ctx, tx, docIncident, id, incidentDoc{incidentBody: b, By: e.Actor, stamp: stampOf(e)})
+	return store.PutJSON(ctx, tx, docIncident, id, incidentDoc{incidentBody: b, By: e.Actor, stamp: stampOf(e)})
 }
 
 // hazardBody is the body of hazard.recorded (hazard.cleared has none).
@@ -315,7 +296,7 @@ type hazardDoc struct {
 func applyHazard(ctx context.Context, tx store.Tx, e *event.Event) error {
 	id := subjectID(e.Subject)
 	var doc hazardDoc
-	if _, err := load(ctx, tx, docHazard, id, &doc); err != nil {
+	if _, err := store.GetJSON(ctx, tx, docHazard, id, &doc); err != nil {
 		return err
 	}
 	st := stampOf(e)
@@ -335,5 +316,5 @@ func applyHazard(ctx context.Context, tx store.Tx, e *event.Event) error {
 		}
 		doc.Cleared, doc.ClearedBy = st, e.Actor
 	}
-	return put(ctx, tx, docHazard, id, doc)
+	return store.PutJSON(ctx, tx, docHazard, id, doc)
 }

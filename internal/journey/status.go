@@ -88,7 +88,7 @@ func (s *Service) MarkFound(ctx context.Context, p auth.Principal, ref PersonRef
 	var seen bool
 	err = s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		seen, err = load(ctx, tx, checkinKind(st.ID), id, &cur)
+		seen, err = store.GetJSON(ctx, tx, checkinKind(st.ID), id, &cur)
 		return err
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Service) status(ctx context.Context, id string) (Status, error) {
 	var found bool
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		found, err = load(ctx, tx, docStatus, id, &d)
+		found, err = store.GetJSON(ctx, tx, docStatus, id, &d)
 		return err
 	})
 	return statusOf(id, d, found), err
@@ -233,7 +233,7 @@ func (s *Service) Trail(ctx context.Context, p auth.Principal, id string) (Trail
 		}
 		for _, st := range r.Stages {
 			var d checkinDoc
-			found, err := load(ctx, tx, checkinKind(st.ID), id, &d)
+			found, err := store.GetJSON(ctx, tx, checkinKind(st.ID), id, &d)
 			if err != nil {
 				return err
 			}
@@ -242,7 +242,7 @@ func (s *Service) Trail(ctx context.Context, p auth.Principal, id string) (Trail
 			}
 		}
 		var sd statusDoc
-		found, err := load(ctx, tx, docStatus, id, &sd)
+		found, err := store.GetJSON(ctx, tx, docStatus, id, &sd)
 		t.Status = statusOf(id, sd, found)
 		return err
 	})

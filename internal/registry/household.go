@@ -102,7 +102,7 @@ func (s *Service) loadHousehold(ctx context.Context, id string) (householdDoc, e
 	var found bool
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		found, err = loadJSON(ctx, tx, docHousehold, id, &doc)
+		found, err = store.GetJSON(ctx, tx, docHousehold, id, &doc)
 		return err
 	})
 	if err == nil && !found {

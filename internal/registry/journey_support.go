@@ -210,7 +210,7 @@ func (s *Service) openSummary(d *factsDoc, role auth.Role, now time.Time) (Summa
 
 func loadFactsDoc(ctx context.Context, tx store.ReadTx, id string) (factsDoc, bool, error) {
 	var d factsDoc
-	found, err := loadJSON(ctx, tx, docPerson, id, &d)
+	found, err := store.GetJSON(ctx, tx, docPerson, id, &d)
 	return d, found, err
 }
 
@@ -255,7 +255,7 @@ func (s *Service) PrepareGlance(ctx context.Context, p auth.Principal, id, why s
 		}
 		for _, hid := range hids {
 			var hd householdView
-			found, err := loadJSON(ctx, tx, docHousehold, hid, &hd)
+			found, err := store.GetJSON(ctx, tx, docHousehold, hid, &hd)
 			if err != nil {
 				return err
 			}
@@ -500,7 +500,7 @@ func (s *Service) HouseholdMembers(ctx context.Context, p auth.Principal, hids [
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		for _, hid := range hids {
 			var hd householdView
-			found, err := loadJSON(ctx, tx, docHousehold, hid, &hd)
+			found, err := store.GetJSON(ctx, tx, docHousehold, hid, &hd)
 			if err != nil {
 				return err
 			}

@@ -86,25 +86,6 @@ func Register(p *ledger.Projector) {
 	p.Handle("household", applyHousehold)
 }
 
-func loadJSON[T any](ctx context.Context, tx store.ReadTx, kind, id string, into *T) (bool, error) {
-	data, err := tx.Get(ctx, kind, id)
-	if err == store.ErrNotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, json.Unmarshal(data, into)
-}
-
-func putJSON(ctx context.Context, tx store.Tx, kind, id string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, kind, id, data)
-}
-
 func indexFor(field string) string {
 	switch field {
 	case "code":
@@ -122,7 +103,7 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 	}
 	id := subjectID(e.Subject)
 	var doc personDoc
-	if _, err := loadJSON(ctx, tx, docPerson, id, &doc); err != nil {
+	if _, err := store.GetJSON(ctx, tx, docPerson, id, &doc); err != nil {
 		return err
 	}
 	if doc.ID == "" {
@@ -176,7 +157,7 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 		}
 		doc.Fields[f] = versioned{V: body.Fields[f], I: body.Index[f], T: e.HLC, N: e.Node}
 	}
-	return putJSON(ctx, tx, docPerson, id, doc)
+	return store.PutJSON(ctx, tx, docPerson, id, doc)
 }
 
 // keyedElsewhere reports whether a field of doc other than f files key k in
@@ -235,7 +216,7 @@ func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
 	}
 	id := subjectID(e.Subject)
 	var doc householdDoc
-	if _, err := loadJSON(ctx, tx, docHousehold, id, &doc); err != nil {
+	if _, err := store.GetJSON(ctx, tx, docHousehold, id, &doc); err != nil {
 		return err
 	}
 	if doc.ID == "" {
@@ -284,7 +265,7 @@ func applyHousehold(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err := reindexMembers(ctx, tx, id, before, doc.Members); err != nil {
 		return err
 	}
-	return putJSON(ctx, tx, docHousehold, id, doc)
+	return store.PutJSON(ctx, tx, docHousehold, id, doc)
 }
 
 // liveMembers is the add-wins set: every add whose tag was not removed. If

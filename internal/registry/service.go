@@ -329,7 +329,7 @@ func (s *Service) load(ctx context.Context, id string) (personDoc, error) {
 	var found bool
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		found, err = loadJSON(ctx, tx, docPerson, id, &doc)
+		found, err = store.GetJSON(ctx, tx, docPerson, id, &doc)
 		return err
 	})
 	if err != nil {
@@ -510,7 +510,7 @@ func (s *Service) loadMany(ctx context.Context, ids []string) ([]personDoc, erro
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		for _, id := range ids {
 			var d personDoc
-			found, err := loadJSON(ctx, tx, docPerson, id, &d)
+			found, err := store.GetJSON(ctx, tx, docPerson, id, &d)
 			if err != nil {
 				return err
 			}

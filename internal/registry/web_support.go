@@ -20,7 +20,7 @@ func (s *Service) HouseholdLabels(ctx context.Context, p auth.Principal, ids []s
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		for _, id := range ids {
 			var d householdDoc
-			found, err := loadJSON(ctx, tx, docHousehold, id, &d)
+			found, err := store.GetJSON(ctx, tx, docHousehold, id, &d)
 			if err != nil {
 				return err
 			}
