@@ -60,6 +60,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	if err := s.n.Auth.Logout(r.Context(), c.token); err != nil {
 		return err
 	}
+	s.scans.forget(c.token)
 	s.setCookie(w, r, sessionCookie, "", -1)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

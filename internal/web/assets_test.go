@@ -13,6 +13,7 @@ import (
 	"testing/fstest"
 
 	"caravana/internal/auth"
+	"caravana/internal/journey"
 	"caravana/internal/registry"
 )
 
@@ -82,6 +83,17 @@ func TestCatalogues(t *testing.T) {
 	}
 	for _, v := range registry.HouseholdRoles {
 		used["hrole."+v] = "household roles"
+	}
+	for prefix, keys := range map[string][]string{"incident.kind.": journey.IncidentKinds, "hazard.kind.": journey.HazardKinds,
+		"severity.": journey.Severities, "left.": journey.LeftReasons, "priority.": journey.PriorityNames} {
+		for _, k := range keys {
+			used[prefix+k] = "journey lists"
+		}
+	}
+	// The check-in page's refusals, kept as keys until shown.
+	for _, k := range []string{"err.code.required", "err.check", "err.code_format", "err.code.not_found", "err.not_found",
+		"error.rate_limited", "err.invalid", "err.unknown_stage", "err.no_checkpoint", "err.too_many", "err.too_old"} {
+		used[k] = "check-in refusals"
 	}
 	for _, f := range append(slices.Clone(personFields), "age", "flags", "code") {
 		used["field."+f] = "person fields"

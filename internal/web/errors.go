@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"caravana/internal/auth"
+	"caravana/internal/journey"
 	"caravana/internal/registry"
 )
 
@@ -25,7 +26,10 @@ type httpError struct {
 	msg        string
 	fields     []registry.FieldError
 	retryAfter time.Duration
-	cause      error // logged for 500s, never shown
+	// raw marks fields already made safe to repeat (a route file's
+	// problems, see routeInvalid): writeError sends them unscrubbed.
+	raw   bool
+	cause error // logged for 500s, never shown
 }
 
 func (e *httpError) Error() string { return e.code + ": " + e.msg }
@@ -51,9 +55,12 @@ func classify(err error) *httpError {
 	var he *httpError
 	var ve registry.ValidationError
 	var mbe *http.MaxBytesError
+	var re *journey.RouteError
 	switch {
 	case errors.As(err, &he):
 		return he
+	case errors.As(err, &re):
+		return routeInvalid(re)
 	case errors.As(err, &ve):
 		return invalid(ve...)
 	case errors.As(err, &mbe):
@@ -94,7 +101,11 @@ func writeError(w http.ResponseWriter, e *httpError) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(e.retryAfter))
 	}
-	writeJSON(w, e.status, errorBody{Error: e.msg, Code: e.code, Fields: scrub(e.fields)})
+	fields := e.fields
+	if !e.raw {
+		fields = scrub(fields)
+	}
+	writeJSON(w, e.status, errorBody{Error: e.msg, Code: e.code, Fields: fields})
 }
 
 // scrub replaces field messages that quote the input (the registry's
@@ -136,11 +147,13 @@ func (s *Server) logged(r *http.Request, err error) *httpError {
 var knownFields = func() map[string]bool {
 	m := map[string]bool{}
 	for _, v := range []any{registry.PersonInput{}, registry.Patch{}, loginRequest{}, searchRequest{},
-		apiHouseholdInput{}, apiMember{}, newUserRequest{}} {
+		apiHouseholdInput{}, apiMember{}, newUserRequest{}, checkinsRequest{}, routeRequest{}, foundRequest{},
+		leftRequest{}, rejoinRequest{}, journey.IncidentInput{}, journey.HazardInput{}} {
 		collectFields(reflect.TypeOf(v), m)
 	}
 	// Query parameters and form-only fields that errors may name.
-	for _, k := range []string{"offset", "limit", "before", "actor", "record", "fields"} {
+	for _, k := range []string{"offset", "limit", "before", "actor", "record", "fields", "stage", "from", "to",
+		"names", "since", "until", "live", "kind", "place", "people", "file", "code", "person", "page"} {
 		m[k] = true
 	}
 	return m

@@ -27,12 +27,24 @@ func FuzzAPIBodies(f *testing.F) {
 		{"POST", "/api/v1/households"},
 		{"POST", "/api/v1/users"},
 		{"POST", "/api/v1/session"},
+		{"POST", "/api/v1/checkins"},
+		{"POST", "/api/v1/missing/found"},
+		{"POST", "/api/v1/missing/left"},
+		{"POST", "/api/v1/missing/rejoined"},
+		{"POST", "/api/v1/incidents"},
+		{"POST", "/api/v1/hazards"},
+		{"PUT", "/api/v1/route"},
 	}
 	for _, seed := range []string{
 		`{"given_names":"Ana","surname1":"Cruz","sex":"F","consent":{"registration":true}}`,
 		`{"fields":{"phone":"+504 1234-5678"}}`, `{"q":"ana"}`, `{"code":"K7M4Q-X2PR9"}`,
 		`{"label":"x","kind":"family","members":[{"person":"` + p.ID + `","role":"head"}]}`,
 		`{"username":"zz","role":"medic","password":"long enough pw"}`, `{`, `[]`, `null`, `{"a":1}{"b":2}`, "\xff",
+		`{"stage":"tecun-uman","checkins":[{"code":"` + p.Code + `"},{"person":"` + p.ID + `","at":"2018-10-20T10:00:00Z"}]}`,
+		`{"person":"` + p.ID + `","stage":"tecun-uman"}`, `{"code":"` + p.Code + `","reason":"stayed"}`,
+		`{"kind":"accident","severity":"low","lat":14.9,"lon":-92.2,"people":[{"code":"` + p.Code + `"}],"count":3}`,
+		`{"kind":"trap","stage":"tapachula","until":"2099-01-01T00:00:00Z"}`,
+		`{"stages":[{"name":"A","country":"HN","lat":1,"lon":1,"km":0},{"name":"B","country":"GT","lat":2,"lon":2,"km":5}]}`,
 	} {
 		for i := range paths {
 			f.Add(uint8(i), []byte(seed))

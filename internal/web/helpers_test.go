@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -159,6 +160,21 @@ func (c *client) do(method, path string, body any, hdr map[string]string) *resp 
 		rd, ct = bytes.NewReader(b), "application/json"
 	case url.Values:
 		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case upload:
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for k, vs := range b.fields {
+			for _, v := range vs {
+				mw.WriteField(k, v)
+			}
+		}
+		fw, err := mw.CreateFormFile("file", b.name)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		fw.Write(b.data)
+		mw.Close()
+		rd, ct = &buf, mw.FormDataContentType()
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
@@ -210,6 +226,24 @@ func (c *client) do(method, path string, body any, hdr map[string]string) *resp 
 	c.seen = append(c.seen, out)
 	c.mu.Unlock()
 	return out
+}
+
+// upload is a multipart form with one file (field "file"), as a browser
+// sends a file input.
+type upload struct {
+	fields url.Values
+	name   string
+	data   []byte
+}
+
+// upload POSTs a file with the session's CSRF token in the form.
+func (c *client) upload(path string, u upload) *resp {
+	c.t.Helper()
+	u.fields = cloneValues(u.fields)
+	if _, ok := u.fields["csrf"]; !ok {
+		u.fields.Set("csrf", c.csrf)
+	}
+	return c.do("POST", path, u, nil)
 }
 
 // page GETs a page.

@@ -131,7 +131,7 @@ func routeTable(e *env) []route {
 		return func(v map[string]string) any { return fill(s, v) }
 	}
 	person := `{"given_names":"Nueva","surname1":"Persona","sex":"F","consent":{"registration":true}}`
-	return []route{
+	table := []route{
 		{pattern: "GET /healthz", path: "/healthz", public: true, ok: 200},
 		{pattern: "GET /metrics", path: "/metrics", public: true, ok: 200},
 		{pattern: "GET /static/{hash}/app.css", path: e.s.cssPath, public: true, ok: 200},
@@ -199,6 +199,7 @@ func routeTable(e *env) []route {
 			allow: coordOnly, prep: withUser},
 		{pattern: "GET /api/v1/openapi.json", path: "/api/v1/openapi.json", public: true, ok: 200},
 	}
+	return append(table, journeyRoutes(e, form, jsonBody)...)
 }
 
 func counter(t *testing.T, e *env, f *fixtures) map[string]string {
@@ -228,6 +229,7 @@ func TestRoleMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	journeyFixtures(t, e, f)
 	table := routeTable(e)
 
 	// The table must cover every route the server registers, and only those.
@@ -265,6 +267,8 @@ func TestRoleMatrix(t *testing.T) {
 				switch b := bodyOf(rt, vars).(type) {
 				case url.Values:
 					r = c.form(path, b)
+				case upload:
+					r = c.upload(path, b)
 				default:
 					r = c.do(method, path, b, nil)
 				}

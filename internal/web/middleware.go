@@ -8,10 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"caravana/internal/journey"
 )
 
 // maxBody caps every request body (S18: a parser never sees unbounded input).
 const maxBody = 64 << 10
+
+// maxRouteBody caps a route upload: a route file may be up to
+// journey.MaxRouteBytes, plus the form's own bytes around it.
+const maxRouteBody = journey.MaxRouteBytes + 16<<10
+
+// bodyLimit is the cap for r's body: route uploads get the larger one.
+func bodyLimit(r *http.Request) int64 {
+	if (r.Method == http.MethodPost && r.URL.Path == "/route") || (r.Method == http.MethodPut && r.URL.Path == "/api/v1/route") {
+		return maxRouteBody
+	}
+	return maxBody
+}
 
 // reqInfo travels down the chain so inner handlers can tell the access log
 // and metrics who the user was without either seeing request data.
@@ -65,7 +79,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ri := &reqInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey, ri))
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r))
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

@@ -98,6 +98,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *reqCtx) error
 	if err := s.n.Auth.Logout(r.Context(), c.token); err != nil {
 		return err
 	}
+	s.scans.forget(c.token)
 	s.setCookie(w, r, sessionCookie, "", -1)
 	return redirect(w, r, "/login")
 }

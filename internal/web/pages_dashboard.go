@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"net/http"
 
+	"caravana/internal/auth"
+	"caravana/internal/journey"
 	"caravana/internal/registry"
 	"caravana/internal/report"
 )
@@ -16,6 +18,16 @@ type chart struct {
 type dashData struct {
 	Stats  registry.Stats
 	Charts []chart
+	// The journey: the route map, where the column is, km covered and to go.
+	Journey *dashJourney
+}
+
+type dashJourney struct {
+	Map     template.HTML
+	Column  journey.Column
+	Covered string
+	ToGo    string
+	Hazards int
 }
 
 // label translates a stats key with a catalogue prefix when there is one
@@ -54,6 +66,14 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 		add("dash.by_flag", "flag.", st.Flags)
 	}
 	add("dash.by_household_size", "size.", st.HouseholdSizes)
+	if auth.Can(c.p.Role, auth.JourneyRead) {
+		md, svg, err := s.journeyMap(r, c)
+		if err != nil {
+			return err
+		}
+		d.Journey = &dashJourney{Map: svg, Column: md.Column, Covered: km(md.Column.CoveredKm), ToGo: km(md.Column.LeftKm),
+			Hazards: len(md.Hazards)}
+	}
 	return s.render(w, r, http.StatusOK, "dashboard", s.newView(r, c, "dash.title", "dashboard", d))
 }
 

@@ -16,11 +16,13 @@ import (
 // pageNames are the page templates; each is parsed with layout.html into a
 // set of its own, so every page can define its own "content".
 var pageNames = []string{"login", "dashboard", "people", "person_form", "person", "card",
-	"households", "household_form", "household", "audit", "users", "error"}
+	"households", "household_form", "household", "audit", "users", "error",
+	"journey_route", "journey_headcounts", "journey_checkin_choose", "journey_checkin", "journey_missing", "journey_timeline"}
 
 var funcs = template.FuncMap{
 	"fmtcode": cardcode.Format,
 	"inc":     func(i int) int { return i + 1 },
+	"km":      km,
 	"has": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {
@@ -98,8 +100,12 @@ func langPath(r *http.Request) string {
 		return "/people/new"
 	case p == "/households":
 		return "/households/new"
-	case p == "/login", p == "/users", strings.HasSuffix(p, "/edit"):
+	case p == "/login", p == "/users", p == "/route", strings.HasSuffix(p, "/edit"), strings.HasPrefix(p, "/checkin/"):
 		return p
+	case p == "/incidents", p == "/hazards":
+		return "/timeline"
+	case strings.HasPrefix(p, "/missing/"):
+		return "/missing"
 	}
 	return "/"
 }

@@ -43,7 +43,11 @@ type Server struct {
 	openapi []byte
 	metrics *metrics
 	codes   *limiter // card-code look-ups per user (S9)
-	handler http.Handler
+	// checkins is the per-user budget of check-ins and journey look-ups by
+	// code, much larger than codes': see newCheckinLimiter.
+	checkins *limiter
+	scans    *scanMemo // each session's last scans, for the check-in page
+	handler  http.Handler
 	// patterns lists every route registered and apiRoutes the /api/v1 ones,
 	// so tests can hold the role matrix and OpenAPI document to all of them.
 	patterns  []string
@@ -55,7 +59,8 @@ func New(n *node.Node, opt Options) (*Server, error) {
 	if n == nil {
 		return nil, fmt.Errorf("web: nil node")
 	}
-	s := &Server{n: n, opt: opt, log: opt.Log, mux: http.NewServeMux(), codes: newLimiter(30, 10)}
+	s := &Server{n: n, opt: opt, log: opt.Log, mux: http.NewServeMux(), codes: newLimiter(30, 10),
+		checkins: newCheckinLimiter(), scans: newScanMemo()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -122,6 +127,20 @@ func (s *Server) routes() {
 	m.handle("GET /users", s.page(s.usersPage))
 	m.handle("POST /users", s.page(s.userAdd))
 	m.handle("POST /users/{username}/disable", s.page(s.userDisable))
+	m.handle("GET /route", s.page(s.routePage))
+	m.handle("POST /route", s.page(s.routeImport))
+	m.handle("GET /headcounts", s.page(s.headcountsPage))
+	m.handle("GET /checkin", s.page(s.checkinChoose))
+	m.handle("GET /checkin/{stage}", s.page(s.checkinPage))
+	m.handle("POST /checkin/{stage}", s.page(s.checkinSubmit))
+	m.handle("GET /missing", s.page(s.missingPage))
+	m.handle("POST /missing/found", s.page(s.missingFound))
+	m.handle("POST /missing/left", s.page(s.missingLeft))
+	m.handle("POST /missing/rejoined", s.page(s.missingRejoined))
+	m.handle("GET /timeline", s.page(s.timelinePage))
+	m.handle("POST /incidents", s.page(s.incidentCreate))
+	m.handle("POST /hazards", s.page(s.hazardCreate))
+	m.handle("POST /hazards/{id}/clear", s.page(s.hazardClear))
 
 	// JSON API.
 	s.api("POST /api/v1/session", s.apiLogin, public)
@@ -143,6 +162,22 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/users", s.apiUsers, 0)
 	s.api("POST /api/v1/users", s.apiUserAdd, 0)
 	s.api("POST /api/v1/users/{username}/disable", s.apiUserDisable, 0)
+	s.api("GET /api/v1/route", s.apiRoute, 0)
+	s.api("PUT /api/v1/route", s.apiRouteSet, 0)
+	s.api("GET /api/v1/map", s.apiMap, 0)
+	s.api("GET /api/v1/headcounts", s.apiHeadcounts, 0)
+	s.api("POST /api/v1/checkins", s.apiCheckins, 0)
+	s.api("GET /api/v1/progress", s.apiProgress, 0)
+	s.api("GET /api/v1/missing", s.apiMissing, 0)
+	s.api("POST /api/v1/missing/found", s.apiMissingFound, 0)
+	s.api("POST /api/v1/missing/left", s.apiMissingLeft, 0)
+	s.api("POST /api/v1/missing/rejoined", s.apiMissingRejoined, 0)
+	s.api("GET /api/v1/incidents", s.apiIncidents, 0)
+	s.api("POST /api/v1/incidents", s.apiIncidentCreate, 0)
+	s.api("GET /api/v1/hazards", s.apiHazards, 0)
+	s.api("POST /api/v1/hazards", s.apiHazardCreate, 0)
+	s.api("POST /api/v1/hazards/{id}/clear", s.apiHazardClear, 0)
+	s.api("GET /api/v1/timeline", s.apiTimeline, 0)
 	s.api("GET /api/v1/openapi.json", s.apiOpenAPI, public)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -149,7 +150,14 @@ func (s *Server) page(h pageHandler) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil {
+			// A file upload (the route import) is multipart; its parts stay
+			// in memory (the body is capped below the limit), so nothing a
+			// user uploads is ever written to a temp file (S1).
+			parse := r.ParseForm
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+				parse = func() error { return r.ParseMultipartForm(2 * maxRouteBody) }
+			}
+			if err := parse(); err != nil {
 				s.pageError(w, r, c, formError(err))
 				return
 			}
