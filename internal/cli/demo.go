@@ -70,14 +70,12 @@ the command prints the URL and a login for each role. With --data DIR it fills t
 			if err != nil {
 				return err
 			}
-			// The role users' deliberately slow password hashes run on the
-			// other core while the caravan is written.
-			usersDone := make(chan error, 1)
-			go func() { usersDone <- addRoleUsers(ctx, n, logins) }()
-			fail := func(err error) error {
-				<-usersDone // never leave it writing to a closing node
+			// Role users first: their deliberately slow password hashes would
+			// only compete for the cores with the caravan's writes.
+			if err := addRoleUsers(ctx, n, logins); err != nil {
 				return err
 			}
+			fail := func(err error) error { return err }
 			start := time.Now()
 			c := demo.Generate(seed, people, ref)
 			loaded, err := demo.Load(ctx, n.Registry, n.Ledger, operator(), c)
@@ -90,9 +88,6 @@ the command prints the URL and a login for each role. With --data DIR it fills t
 				return fail(err)
 			}
 			took := time.Since(start)
-			if err := <-usersDone; err != nil {
-				return err
-			}
 			if app.JSON && !serve {
 				return app.printJSON(map[string]any{"data": app.DataDir, "people": loaded.People, "households": loaded.Households,
 					"events": loaded.Events, "seconds": took.Seconds(), "logins": logins, "journey": travelled})
