@@ -65,11 +65,14 @@ func (s *SQL) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	err := s.w.Close()
+	// Readers first: the writer must be the last connection to close, so
+	// SQLite checkpoints the WAL into the database file and removes it. A
+	// read-only last connection cannot, and would leave the WAL behind.
+	var err error
 	if s.r != s.w {
-		err = errors.Join(err, s.r.Close())
+		err = s.r.Close()
 	}
-	return err
+	return errors.Join(err, s.w.Close())
 }
 
 // q rewrites ? placeholders for the dialect, once per query text.

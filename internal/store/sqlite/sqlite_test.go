@@ -350,3 +350,38 @@ func TestCrashDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseCheckpointsWithReadersOpen: a store closed while its read pool
+// holds connections still folds the WAL into the database file, so nothing
+// is left in a WAL that a later open could lose.
+func TestCloseCheckpointsWithReadersOpen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, sqlite.FileName)
+	s := open(t, path, key, true)
+	writeCanaries(t, s, 3)
+	// Open several read connections at once so the pool keeps them.
+	done := make(chan struct{})
+	for range 3 {
+		go func() {
+			s.View(ctx, func(tx store.ReadTx) error { <-done; return nil })
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(done)
+	time.Sleep(50 * time.Millisecond)
+	s.Close()
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 0 {
+		t.Errorf("after Close the WAL holds %d bytes", st.Size())
+	}
+	if _, err := sqlite.Open(ctx, path, otherKey, false); !errors.Is(err, sqlite.ErrWrongKey) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	s = open(t, path, key, false)
+	defer s.Close()
+	s.View(ctx, func(tx store.ReadTx) error {
+		if n, _ := tx.Count(ctx, "person"); n != 3 {
+			t.Errorf("after close with readers open and a refused wrong key, %d docs; want 3", n)
+		}
+		return nil
+	})
+}
