@@ -295,23 +295,15 @@ func (t *sqlTx) Range(ctx context.Context, index string, desc bool, offset, limi
 		limit = math.MaxInt32
 	}
 	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id FROM idx WHERE name = ? ORDER BY `+order+` LIMIT ? OFFSET ?`), index, limit, max(offset, 0))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows, err)
 }
 
 func (t *sqlTx) Lookup(ctx context.Context, index, key string) ([]string, error) {
-	rows, err := t.query(ctx, qLookup, index, key)
+	return scanIDs(t.query(ctx, qLookup, index, key))
+}
+
+// scanIDs reads a one-column result of ids.
+func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
