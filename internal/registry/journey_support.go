@@ -443,20 +443,6 @@ func (s *Service) Facts(ctx context.Context, p auth.Principal, ids []string, why
 		s.facts.byKey[cacheKey] = out
 		s.facts.mu.Unlock()
 	}
-	if cacheKey != "" {
-		s.facts.mu.Lock()
-		// Keep only the current generation: one entry per role.
-		for k := range s.facts.byKey {
-			if !strings.HasPrefix(k, cacheKey[:strings.LastIndex(cacheKey, "|")]) {
-				delete(s.facts.byKey, k)
-			}
-		}
-		if s.facts.byKey == nil {
-			s.facts.byKey = map[string]map[string]Facts{}
-		}
-		s.facts.byKey[cacheKey] = out
-		s.facts.mu.Unlock()
-	}
 	return out, nil
 }
 
