@@ -40,15 +40,7 @@ func newHouseholdAdd(app *App) *cobra.Command {
 					}
 					in.Members = append(in.Members, registry.Member{Person: p.ID, Role: role})
 				}
-				h, err := n.Registry.CreateHousehold(cmd.Context(), operator(), in)
-				if err != nil {
-					return explain(err)
-				}
-				if app.JSON {
-					return app.printJSON(h)
-				}
-				printHousehold(app, h)
-				return nil
+				return app.showHousehold(n.Registry.CreateHousehold(cmd.Context(), operator(), in))
 			})
 		},
 	}
@@ -56,6 +48,18 @@ func newHouseholdAdd(app *App) *cobra.Command {
 	cmd.Flags().StringVar(&in.Kind, "kind", "family", "one of "+strings.Join(registry.HouseholdKinds, ", "))
 	cmd.Flags().StringArrayVar(&members, "member", nil, "a member as ID|CODE:ROLE (repeatable)")
 	return cmd
+}
+
+// showHousehold reports err (field by field) or prints h, as JSON with --json.
+func (app *App) showHousehold(h registry.Household, err error) error {
+	if err != nil {
+		return explain(err)
+	}
+	if app.JSON {
+		return app.printJSON(h)
+	}
+	printHousehold(app, h)
+	return nil
 }
 
 func printHousehold(app *App, h registry.Household) {
@@ -79,15 +83,7 @@ func newHouseholdShow(app *App) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return app.withNode(cmd, func(n *node.Node) error {
-				h, err := n.Registry.GetHousehold(cmd.Context(), operator(), args[0])
-				if err != nil {
-					return err
-				}
-				if app.JSON {
-					return app.printJSON(h)
-				}
-				printHousehold(app, h)
-				return nil
+				return app.showHousehold(n.Registry.GetHousehold(cmd.Context(), operator(), args[0]))
 			})
 		},
 	}
@@ -139,15 +135,7 @@ func newHouseholdAddMember(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				h, err := n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role})
-				if err != nil {
-					return explain(err)
-				}
-				if app.JSON {
-					return app.printJSON(h)
-				}
-				printHousehold(app, h)
-				return nil
+				return app.showHousehold(n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role}))
 			})
 		},
 	}
@@ -166,15 +154,7 @@ func newHouseholdRemoveMember(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				h, err := n.Registry.RemoveMember(cmd.Context(), operator(), args[0], p.ID)
-				if err != nil {
-					return err
-				}
-				if app.JSON {
-					return app.printJSON(h)
-				}
-				printHousehold(app, h)
-				return nil
+				return app.showHousehold(n.Registry.RemoveMember(cmd.Context(), operator(), args[0], p.ID))
 			})
 		},
 	}
