@@ -162,7 +162,7 @@ func TestBrowserCheckins(t *testing.T) {
 		t.Errorf("count after the first scan = %d, want %d", got, n+1)
 	}
 
-	scan(typo(daughter.Code))
+	scan(breakCheck(daughter.Code))
 	if got := text("#result .outcome"); got != "código inválido: revise el carácter de control" {
 		t.Errorf("typo: %q", got)
 	}

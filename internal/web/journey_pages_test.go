@@ -150,7 +150,7 @@ func TestMissingPage(t *testing.T) {
 	}
 	runScenarios(t, e, []scenario{
 		{name: "found by mistyped code", role: auth.Volunteer, method: "POST", path: "/api/v1/missing/found",
-			body: `{"code":"` + typo(adult.Code) + `"}`, status: 400, want: []string{`"code":"check"`}},
+			body: `{"code":"` + breakCheck(adult.Code) + `"}`, status: 400, want: []string{`"code":"check"`}},
 		{name: "left with a bad reason", role: auth.Volunteer, method: "POST", path: "/api/v1/missing/left",
 			body: `{"person":"` + adult.ID + `","reason":"vanished"}`, status: 400, want: []string{`"field":"reason"`}},
 		{name: "found by code", role: auth.Volunteer, method: "POST", path: "/api/v1/missing/found",
@@ -170,7 +170,7 @@ func TestTimelinePage(t *testing.T) {
 	p := e.person("Óscar", "Reyes", "1990-01-01")
 	c := e.login(auth.Medic)
 	before := e.events()
-	r := c.form("/incidents", url.Values{"kind": {"meteor"}, "severity": {"low"}, "lat": {"abc"}, "people": {typo(p.Code)}})
+	r := c.form("/incidents", url.Values{"kind": {"meteor"}, "severity": {"low"}, "lat": {"abc"}, "people": {breakCheck(p.Code)}})
 	if r.status != 400 || e.events() != before {
 		t.Fatalf("bad incident: %d", r.status)
 	}
@@ -223,7 +223,7 @@ func TestTimelinePage(t *testing.T) {
 	}
 	runScenarios(t, e, []scenario{
 		{name: "api incident, every problem", role: auth.Legal, method: "POST", path: "/api/v1/incidents",
-			body: `{"kind":"x","severity":"y","people":[{"code":"` + typo(p.Code) + `"}]}`, status: 400,
+			body: `{"kind":"x","severity":"y","people":[{"code":"` + breakCheck(p.Code) + `"}]}`, status: 400,
 			want: []string{`"field":"kind"`, `"field":"severity"`, `"field":"place"`, `"field":"people[0].code"`}},
 		{name: "api hazard", role: auth.Legal, method: "POST", path: "/api/v1/hazards",
 			body: `{"kind":"police_line","stage":"huixtla","until":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`, status: 201},
@@ -325,18 +325,18 @@ func TestJourneyNoPIILeak(t *testing.T) {
 	v.scan("san-pedro-sula", p1.Code)
 	v.scan("san-pedro-sula", p2.Code)
 	v.scan("agua-caliente", p2.Code)
-	v.scan("agua-caliente", typo(p1.Code))
+	v.scan("agua-caliente", breakCheck(p1.Code))
 	v.form("/checkin/agua-caliente", url.Values{"code": {"qzxcanaryuno"}})
-	v.do("POST", "/api/v1/checkins", checkinsBody("agua-caliente", typo(p1.Code), p2.Code), nil)
+	v.do("POST", "/api/v1/checkins", checkinsBody("agua-caliente", breakCheck(p1.Code), p2.Code), nil)
 	v.do("POST", "/api/v1/checkins", `{"stage":"Qzxcanaryuno","checkins":[{"code":"Qzxcanaryuno"}]}`, nil)
-	v.do("POST", "/api/v1/missing/found", `{"code":"`+typo(p1.Code)+`"}`, nil)
+	v.do("POST", "/api/v1/missing/found", `{"code":"`+breakCheck(p1.Code)+`"}`, nil)
 	v.page("/missing")
 	v.form("/missing/left", url.Values{"person": {p1.ID}, "stage": {"agua-caliente"}})
 	v.form("/missing/found", url.Values{"person": {p1.ID}, "stage": {"agua-caliente"}})
 	v.page("/missing?stage=agua-caliente")
-	v.form("/incidents", url.Values{"kind": {"accident"}, "severity": {"low"}, "stage": {"tecun-uman"}, "people": {p1.Code + "\n" + typo(p2.Code)}})
+	v.form("/incidents", url.Values{"kind": {"accident"}, "severity": {"low"}, "stage": {"tecun-uman"}, "people": {p1.Code + "\n" + breakCheck(p2.Code)}})
 	v.page("/timeline")
-	secrets := []string{"canary", strings.ToLower(p1.Code), strings.ToLower(p2.Code), strings.ToLower(typo(p1.Code)),
+	secrets := []string{"canary", strings.ToLower(p1.Code), strings.ToLower(p2.Code), strings.ToLower(breakCheck(p1.Code)),
 		strings.ToLower(cardcode.Format(p1.Code)), strings.ToLower(cardcode.Format(p2.Code))}
 	logs := strings.ToLower(e.logs.String())
 	if !strings.Contains(logs, `route="post /checkin/{stage}"`) {

@@ -49,10 +49,6 @@ func (e *env) household(label, kind string, members ...registry.Member) string {
 	return h.ID
 }
 
-// typo breaks a code's check character, written as cards print codes
-// (cardcode.Format shows an invalid code as it is, without the dash).
-func typo(code string) string { return code[:5] + "-" + code[5:9] + nextSymbol(code[9]) }
-
 // freshCode is a well-formed code nobody holds.
 func freshCode(t testing.TB) string {
 	c, err := cardcode.New(rand.Reader)
@@ -144,7 +140,7 @@ func TestCheckinPage(t *testing.T) {
 		t.Errorf("second scan:\n%.2000s", r.body)
 	}
 	// A typo is caught by the check character, before any look-up.
-	r = c.scan("agua-caliente", typo(child.Code))
+	r = c.scan("agua-caliente", breakCheck(child.Code))
 	if !strings.Contains(r.body, "código inválido: revise el carácter de control") || count(t, r) != "1" {
 		t.Errorf("typo:\n%.2000s", r.body)
 	}
@@ -259,7 +255,7 @@ func TestCheckinsAPI(t *testing.T) {
 	}
 	runScenarios(t, e, []scenario{
 		{name: "typo refuses the batch", role: auth.Volunteer, method: "POST", path: "/api/v1/checkins",
-			body: checkinsBody("ciudad-hidalgo", a.Code, typo(b.Code)), status: 400,
+			body: checkinsBody("ciudad-hidalgo", a.Code, breakCheck(b.Code)), status: 400,
 			want: []string{`"field":"checkins[1].code"`, `"code":"check"`}, forbid: []string{"Cruz"}},
 		{name: "unknown stage", role: auth.Volunteer, method: "POST", path: "/api/v1/checkins",
 			body: checkinsBody("atlantis", a.Code), status: 400, want: []string{`"field":"stage"`, `"code":"unknown_stage"`}},

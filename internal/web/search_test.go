@@ -11,7 +11,10 @@ import (
 	"caravana/internal/registry"
 )
 
-func breakCheck(code string) string { return code[:9] + nextSymbol(code[9]) }
+// breakCheck returns code with a wrong check symbol, written with its dash as
+// a person would copy it from a card (cardcode.Format leaves an invalid code
+// undashed, and ten letters without a digit or dash may be a name).
+func breakCheck(code string) string { return code[:5] + "-" + code[5:9] + nextSymbol(code[9]) }
 
 func TestCodeLike(t *testing.T) {
 	for _, tc := range []struct {
@@ -50,14 +53,14 @@ func TestSearch(t *testing.T) {
 			status: 200, want: []string{`"id":"` + p.ID + `"`, `"by_code":true`}},
 		{name: "code field", role: auth.Volunteer, method: "POST", path: "/api/v1/people/search", body: `{"code":"` + cardcode.Format(p.Code) + `"}`,
 			status: 200, want: []string{`"id":"` + p.ID + `"`}},
-		{name: "wrong check character", role: auth.Volunteer, method: "POST", path: "/api/v1/people/search", body: `{"q":"` + cardcode.Format(breakCheck(p.Code)) + `"}`,
+		{name: "wrong check character", role: auth.Volunteer, method: "POST", path: "/api/v1/people/search", body: `{"q":"` + breakCheck(p.Code) + `"}`,
 			status: 400, want: []string{`"code":"check"`, "check the control character"}},
 		{name: "malformed code field", role: auth.Volunteer, method: "POST", path: "/api/v1/people/search", body: `{"code":"12"}`,
 			status: 400, want: []string{`"code":"code_format"`}},
 		{name: "ten-letter name", role: auth.Volunteer, method: "POST", path: "/api/v1/people/search", body: `{"q":"villanueva"}`,
 			status: 200, want: []string{`"id":"` + v.ID + `"`}},
-		{name: "page: wrong check character", role: auth.Volunteer, method: "POST", path: "/people/search", body: url.Values{"q": {cardcode.Format(breakCheck(p.Code))}},
-			status: 400, want: []string{"código inválido: revise el carácter de control", `value="` + cardcode.Format(breakCheck(p.Code)) + `"`}},
+		{name: "page: wrong check character", role: auth.Volunteer, method: "POST", path: "/people/search", body: url.Values{"q": {breakCheck(p.Code)}},
+			status: 400, want: []string{"código inválido: revise el carácter de control", `value="` + breakCheck(p.Code) + `"`}},
 		{name: "page: name", role: auth.Volunteer, method: "POST", path: "/people/search", body: url.Values{"q": {"NUÑEZ"}},
 			status: 200, want: []string{"José Ángel Núñez Quintanilla", cardcode.Format(p.Code)}},
 		{name: "page: nothing found", role: auth.Volunteer, method: "POST", path: "/people/search", body: url.Values{"q": {"Zzyzx"}},
