@@ -16,6 +16,8 @@ type Loaded struct {
 	People     int
 	Households int
 	Events     int
+	// IDs are the people's registry ids, in the caravan's order.
+	IDs []string
 }
 
 // Load registers a generated caravan in a registry as events, in one atomic
@@ -58,7 +60,7 @@ func Load(ctx context.Context, reg *registry.Service, led *ledger.Ledger, by aut
 	if err != nil {
 		return Loaded{}, fmt.Errorf("load demo caravan: %w", err)
 	}
-	return Loaded{People: len(c.People), Households: len(c.Households), Events: len(evs)}, nil
+	return Loaded{People: len(c.People), Households: len(c.Households), Events: len(evs), IDs: ids}, nil
 }
 
 // label names a household the way a desk would: by its head's surnames.

@@ -67,6 +67,11 @@ type Person struct {
 	Households  []string  `json:"households,omitempty"`
 	Registered  time.Time `json:"registered"`
 	Hidden      []string  `json:"hidden,omitempty"`
+	// MergedInto names the person this registration was merged into, as
+	// a duplicate; "" for everyone else.
+	MergedInto string `json:"merged_into,omitempty"`
+	// Node is the node the person was registered on.
+	Node string `json:"node,omitempty"`
 }
 
 // FullName joins the visible name parts.
@@ -292,7 +297,10 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 	}
 	body := s.sealFields(id, fields)
 	body.Consent = patch.Consent
-	out, err := s.writeAndShow(ctx, p, id, "updated", ledger.Draft{Kind: KindPersonUpdated, Subject: entity(id), Body: body})
+	// Say which version of each field this change replaces, so a
+	// concurrent change on another node is detected and kept (conflicts.go).
+	out, err := s.writeAndShow(ctx, p, id, "updated", ledger.Draft{Kind: KindPersonUpdated, Subject: entity(id),
+		Body: updateBody{personBody: body, Base: baseOf(doc, fields)}})
 	if err != nil {
 		return Person{}, fmt.Errorf("update: %w", err)
 	}
@@ -344,7 +352,10 @@ func (s *Service) load(ctx context.Context, id string) (personDoc, error) {
 // open decrypts what p's role may see. It is the only place person PII is
 // decrypted (S7).
 func (s *Service) open(doc personDoc, p auth.Principal) (Person, error) {
-	out := Person{ID: doc.ID, Consent: doc.Consent, Registered: doc.Registered.Time()}
+	out := Person{ID: doc.ID, Consent: doc.Consent, Registered: doc.Registered.Time(), Node: doc.Node}
+	if doc.Merged != nil {
+		out.MergedInto = doc.Merged.Into
+	}
 	get := func(f string) (string, error) {
 		v := doc.Fields[f].V
 		if v == "" {
@@ -494,6 +505,11 @@ func (s *Service) ByCode(ctx context.Context, p auth.Principal, code string) (Pe
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
 		ids, err = tx.Lookup(ctx, idxCode, s.seal.Blind(idxCode, code))
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		// A merged duplicate's card finds the person it was merged into.
+		ids[0], err = survivor(ctx, tx, ids[0])
 		return err
 	})
 	if err != nil {

@@ -128,9 +128,13 @@ func (s *Service) computeStats(ctx context.Context, p auth.Principal) (Stats, er
 					Nationality struct{ V string } `json:"nationality"`
 					Flags       struct{ V string } `json:"flags"`
 				} `json:"fields"`
+				Merged *struct{} `json:"merged"`
 			}
 			if err := json.Unmarshal(data, &d); err != nil {
 				return err
+			}
+			if d.Merged != nil {
+				return nil // a duplicate registration counts once, as the survivor
 			}
 			sealed := map[string]string{auth.FieldBirthDate: d.Fields.BirthDate.V, auth.FieldSex: d.Fields.Sex.V,
 				auth.FieldNationality: d.Fields.Nationality.V, auth.FieldFlags: d.Fields.Flags.V}
