@@ -83,16 +83,10 @@ func applyUser(ctx context.Context, tx store.Tx, e *event.Event) error {
 	}
 	switch e.Kind {
 	case KindUserAdded:
+		// Two nodes may add the same username before they sync: both
+		// accounts are kept (refusing one would make the state depend on
+		// arrival order), and the name belongs to the earlier (userByName).
 		key := strings.ToLower(b.Username)
-		ids, err := tx.Lookup(ctx, "username", key)
-		if err != nil {
-			return err
-		}
-		for _, other := range ids {
-			if other != id {
-				return fmt.Errorf("%w: %s", ErrUserExists, b.Username)
-			}
-		}
 		if d.ID == "" || e.HLC < d.Created {
 			d.ID, d.Username, d.Role, d.Created = id, b.Username, b.Role, e.HLC
 		}
@@ -183,11 +177,19 @@ func (s *Service) SetPassword(ctx context.Context, by Principal, username, passw
 }
 
 // Disable stops a user from logging in and ends their sessions at once.
+// "user/<id>" names one account by id: the later of two accounts two
+// nodes added under the same username before they synced.
 func (s *Service) Disable(ctx context.Context, by Principal, username string) error {
 	if err := Check(by, UserManage); err != nil {
 		return err
 	}
-	u, err := s.userByName(ctx, username)
+	var u User
+	var err error
+	if id, ok := strings.CutPrefix(username, "user/"); ok {
+		u, err = s.User(ctx, id)
+	} else {
+		u, err = s.userByName(ctx, username)
+	}
 	if err != nil {
 		return err
 	}
@@ -228,7 +230,19 @@ func (s *Service) userByName(ctx context.Context, username string) (User, error)
 	if len(ids) == 0 {
 		return User{}, fmt.Errorf("%w: %s", ErrUserNotFound, username)
 	}
-	return s.User(ctx, ids[0])
+	// Added twice on two nodes before they synced: the earlier account
+	// owns the name, on every node.
+	var owner User
+	for _, id := range ids {
+		u, err := s.User(ctx, id)
+		if err != nil {
+			return User{}, err
+		}
+		if owner.ID == "" || u.Created.Before(owner.Created) || (u.Created.Equal(owner.Created) && u.ID < owner.ID) {
+			owner = u
+		}
+	}
+	return owner, nil
 }
 
 // Users lists every account by username.

@@ -17,6 +17,7 @@ import (
 // NewInitCommand creates a node.
 func NewInitCommand(app *App) *cobra.Command {
 	var name, admin, adminPasswordFile string
+	var join joinFlags
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a node: keys, encrypted database and a first coordinator",
@@ -24,9 +25,16 @@ func NewInitCommand(app *App) *cobra.Command {
 stored only wrapped by a key derived from the passphrase (Argon2id), the encrypted
 database (or --db postgres://...), and a first coordinator user.
 
-The coordinator's password comes from --admin-password-file, or is generated and printed once.`,
+The coordinator's password comes from --admin-password-file, or is generated and printed once.
+
+With --join FILE (an invitation from 'caravana node invite') the node joins an existing
+organisation instead: it gets the organisation's data key from the inviting node, which
+must be serving, and syncs with it at once (users, people, its own enrolment).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if join.file != "" {
+				return app.initJoin(cmd, join, name)
+			}
 			p, err := app.passphrase(true)
 			if err != nil {
 				return err
@@ -66,6 +74,7 @@ The coordinator's password comes from --admin-password-file, or is generated and
 	cmd.Flags().StringVar(&name, "name", "", "a label for this node, e.g. \"front desk\"")
 	cmd.Flags().StringVar(&admin, "admin", "coordinator", "username of the first coordinator")
 	cmd.Flags().StringVar(&adminPasswordFile, "admin-password-file", "", "read the first coordinator's password from this file")
+	join.register(cmd)
 	return cmd
 }
 

@@ -8,18 +8,22 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"caravana/internal/node"
+	"caravana/internal/replication"
 	"caravana/internal/web"
 )
 
 // NewServeCommand runs a node's web UI and API.
 func NewServeCommand(app *App) *cobra.Command {
 	var addr, cert, key string
+	var sf syncFlags
+	var every time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the web UI and JSON API of a node",
@@ -27,20 +31,41 @@ func NewServeCommand(app *App) *cobra.Command {
 (described at /api/v1/openapi.json), /healthz and /metrics.
 
 It binds 127.0.0.1:8080 unless told otherwise. To serve other devices on a local network,
-bind their interface (e.g. --addr 0.0.0.0:8080) and prefer --tls-cert/--tls-key.`,
+bind their interface (e.g. --addr 0.0.0.0:8080) and prefer --tls-cert/--tls-key.
+
+Other nodes sync with it under /sync/v1/ (requests signed by their node keys). With --peer URL
+it also syncs with those peers itself, every --sync-every, in the background.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := sf.client()
+			if err != nil {
+				return err
+			}
+			if len(sf.peers) > 0 && every < time.Second {
+				return usagef("--sync-every must be at least 1s")
+			}
 			n, err := app.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer n.Close()
-			return app.serve(cmd.Context(), n, addr, cert, key, nil)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			var wg sync.WaitGroup
+			// Stop the background sync before the node closes (defers run last-first).
+			defer wg.Wait()
+			defer cancel()
+			if len(sf.peers) > 0 {
+				bg := &replication.Background{Client: c, URLs: sf.peers, Every: every, Log: slog.Default()}
+				wg.Go(func() { bg.Run(ctx, n) })
+			}
+			return app.serve(ctx, n, addr, cert, key, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("CARAVANA_ADDR", "127.0.0.1:8080"), "address to listen on (env CARAVANA_ADDR)")
 	cmd.Flags().StringVar(&cert, "tls-cert", "", "TLS certificate file (PEM)")
 	cmd.Flags().StringVar(&key, "tls-key", "", "TLS private key file (PEM)")
+	cmd.Flags().DurationVar(&every, "sync-every", 30*time.Second, "with --peer: how often to sync with the peers")
+	sf.register(cmd)
 	return cmd
 }
 

@@ -10,6 +10,7 @@ package crypto
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -143,13 +144,21 @@ func Create(dir, passphrase string, params KDFParams) (*Keys, error) {
 // ImportKeys builds Keys around an existing data key (a node joining an
 // organisation receives the data key; its own signing and age keys are new).
 func ImportKeys(dir, passphrase string, params KDFParams, keyID string, dataKey [32]byte) (*Keys, error) {
-	if err := CheckPassphrase(passphrase); err != nil {
+	k, err := NewKeys(params)
+	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, KeyFileName)
-	if _, err := os.Stat(path); err == nil {
-		return nil, fmt.Errorf("create keys: %s already exists", path)
+	if err := k.Adopt(dir, passphrase, keyID, dataKey); err != nil {
+		return nil, err
 	}
+	return k, nil
+}
+
+// NewKeys makes a joining node's own signing and age keys. They stay in
+// memory until Adopt gives them the organisation's data key and writes the
+// key file: the node's public keys go into its join request, and the data
+// key comes back sealed to its age key.
+func NewKeys(params KDFParams) (*Keys, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -158,12 +167,30 @@ func ImportKeys(dir, passphrase string, params KDFParams, keyID string, dataKey 
 	if err != nil {
 		return nil, err
 	}
-	k := &Keys{NodeID: NodeIDFor(pub), KeyID: keyID, DataKey: dataKey, Signing: priv,
-		AgeIdentity: ident, AgeRecipient: ident.Recipient().String(), KDF: params}
-	if err := k.write(path, passphrase); err != nil {
-		return nil, err
+	return &Keys{NodeID: NodeIDFor(pub), Signing: priv, AgeIdentity: ident,
+		AgeRecipient: ident.Recipient().String(), KDF: params}, nil
+}
+
+// Adopt takes the organisation's data key and writes the key file into dir,
+// wrapped under passphrase. It refuses to overwrite an existing key file.
+func (k *Keys) Adopt(dir, passphrase, keyID string, dataKey [32]byte) error {
+	if err := CheckPassphrase(passphrase); err != nil {
+		return err
 	}
-	return k, nil
+	path := filepath.Join(dir, KeyFileName)
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("create keys: %s already exists", path)
+	}
+	k.KeyID, k.DataKey = keyID, dataKey
+	return k.write(path, passphrase)
+}
+
+// OrgID names the organisation: every node holding the same data key
+// derives the same id, and no one without the key can.
+func (k *Keys) OrgID() string {
+	m := hmac.New(sha256.New, k.DataKey[:])
+	m.Write([]byte("caravana organisation id v1"))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 func kek(passphrase string, salt []byte, p KDFParams) []byte {

@@ -24,38 +24,75 @@ type NodeInfo struct {
 	AgeRecipient string `json:"age_recipient"`
 	EnrolledBy   string `json:"enrolled_by"`
 	EnrolledAt   int64  `json:"enrolled_at"`
-	// RevokedAfter, when non-zero, is the last sequence number of the node
-	// that is still accepted (S13: revocation cuts at a sequence number).
+	// Revoked says the node is cut off; RevokedAfter is its last sequence
+	// number that is still accepted (S13: revocation cuts at a sequence
+	// number, so every node keeps exactly the same events of it).
+	Revoked      bool   `json:"revoked,omitempty"`
 	RevokedAfter uint64 `json:"revoked_after,omitempty"`
+	RevokedBy    string `json:"revoked_by,omitempty"`
 }
 
-// KindNodeEnrolled records a node's signing and age keys in the log.
-const KindNodeEnrolled = "node.enrolled"
+// Accepts reports whether an event of this node with seq is accepted.
+func (n NodeInfo) Accepts(seq uint64) bool { return !n.Revoked || seq <= n.RevokedAfter }
 
-// applyNode projects node events.
+// Node event kinds.
+const (
+	// KindNodeEnrolled records a node's signing and age keys in the log.
+	KindNodeEnrolled = "node.enrolled"
+	// KindNodeRevoked cuts a node off after a sequence number.
+	KindNodeRevoked = "node.revoked"
+)
+
+// revokeBody is the body of node.revoked.
+type revokeBody struct {
+	Node  string `json:"node"`
+	After uint64 `json:"after"`
+}
+
+// applyNode projects node events. The same set of events gives the same
+// document in any order: the earliest enrolment wins, and of several
+// revocations the lowest cut.
 func applyNode(ctx context.Context, tx store.Tx, e *event.Event) error {
+	var cur NodeInfo
+	var id string
+	var next NodeInfo
 	switch e.Kind {
 	case KindNodeEnrolled:
-		var n NodeInfo
-		if err := json.Unmarshal(e.Body, &n); err != nil {
+		if err := json.Unmarshal(e.Body, &next); err != nil {
 			return fmt.Errorf("%s: %w", e.Kind, err)
 		}
-		if len(n.SigningKey) != ed25519.PublicKeySize || n.ID == "" {
+		if len(next.SigningKey) != ed25519.PublicKeySize || next.ID == "" {
 			return fmt.Errorf("%s: bad node key", e.Kind)
 		}
-		n.EnrolledBy, n.EnrolledAt = e.Node, e.HLC.Millis()
-		if old, err := tx.Get(ctx, "node", n.ID); err == nil {
-			// Enrolled twice (e.g. by two coordinators): keep the earliest
-			// enrolment so the result does not depend on arrival order.
-			var prev NodeInfo
-			if json.Unmarshal(old, &prev) == nil && prev.EnrolledAt <= n.EnrolledAt {
-				return nil
-			}
+		id = next.ID
+	case KindNodeRevoked:
+		var b revokeBody
+		if err := json.Unmarshal(e.Body, &b); err != nil || b.Node == "" {
+			return fmt.Errorf("%s: bad body", e.Kind)
 		}
-		data, _ := json.Marshal(n)
-		return tx.Put(ctx, "node", n.ID, data)
+		id = b.Node
+		next = NodeInfo{Revoked: true, RevokedAfter: b.After, RevokedBy: e.Node}
+	default:
+		return nil
 	}
-	return nil
+	found, err := store.GetJSON(ctx, tx, "node", id, &cur)
+	if err != nil {
+		return err
+	}
+	if !found {
+		cur = NodeInfo{ID: id}
+	}
+	if e.Kind == KindNodeEnrolled {
+		// Enrolled twice (e.g. by two coordinators): keep the earliest
+		// enrolment so the result does not depend on arrival order.
+		at := e.HLC.Millis()
+		if cur.SigningKey == nil || at < cur.EnrolledAt || (at == cur.EnrolledAt && e.Node < cur.EnrolledBy) {
+			cur.Name, cur.SigningKey, cur.AgeRecipient, cur.EnrolledBy, cur.EnrolledAt = next.Name, next.SigningKey, next.AgeRecipient, e.Node, at
+		}
+	} else if !cur.Revoked || next.RevokedAfter < cur.RevokedAfter || (next.RevokedAfter == cur.RevokedAfter && next.RevokedBy < cur.RevokedBy) {
+		cur.Revoked, cur.RevokedAfter, cur.RevokedBy = true, next.RevokedAfter, next.RevokedBy
+	}
+	return store.PutJSON(ctx, tx, "node", id, cur)
 }
 
 // Register adds the ledger's own projections (nodes) to p.
@@ -174,24 +211,27 @@ func writeLen(h hash.Hash, n int) {
 // on any error the old projections stay. progress, if set, is called with
 // the number of events applied so far.
 func (l *Ledger) Rebuild(ctx context.Context, progress func(done, total int)) error {
-	return l.st.Update(ctx, func(tx store.Tx) error {
-		total, err := tx.CountEvents(ctx)
-		if err != nil {
-			return err
+	return l.st.Update(ctx, func(tx store.Tx) error { return l.replay(ctx, tx, progress) })
+}
+
+// replay drops every projection and applies the whole log again inside tx.
+func (l *Ledger) replay(ctx context.Context, tx store.Tx, progress func(done, total int)) error {
+	total, err := tx.CountEvents(ctx)
+	if err != nil {
+		return err
+	}
+	if err := tx.ResetProjections(ctx); err != nil {
+		return fmt.Errorf("rebuild: reset: %w", err)
+	}
+	n := 0
+	return tx.EachEvent(ctx, func(e *event.Event) error {
+		if err := l.proj.Apply(ctx, tx, e); err != nil {
+			return fmt.Errorf("rebuild: event %s (%s): %w", e.ID(), e.Kind, err)
 		}
-		if err := tx.ResetProjections(ctx); err != nil {
-			return fmt.Errorf("rebuild: reset: %w", err)
+		n++
+		if progress != nil && (n%1000 == 0 || n == total) {
+			progress(n, total)
 		}
-		n := 0
-		return tx.EachEvent(ctx, func(e *event.Event) error {
-			if err := l.proj.Apply(ctx, tx, e); err != nil {
-				return fmt.Errorf("rebuild: event %s (%s): %w", e.ID(), e.Kind, err)
-			}
-			n++
-			if progress != nil && (n%1000 == 0 || n == total) {
-				progress(n, total)
-			}
-			return nil
-		})
+		return nil
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"caravana/internal/store"
 	"caravana/internal/store/postgres"
 	"caravana/internal/store/sqlite"
+	"caravana/internal/tracing"
 )
 
 // Config says where a node lives and how to unlock it.
@@ -58,6 +59,7 @@ type Node struct {
 	Sealer   *crypto.Sealer
 	Registry *registry.Service
 	Journey  *journey.Service
+	Tracing  *tracing.Service
 	Auth     *auth.Service
 	Throttle *auth.Throttle
 	Log      *slog.Logger
@@ -70,6 +72,7 @@ func Projector() *ledger.Projector {
 	auth.Register(p)
 	registry.Register(p)
 	journey.Register(p)
+	tracing.Register(p)
 	return p
 }
 
@@ -132,6 +135,32 @@ func Init(ctx context.Context, cfg Config, opt InitOptions) (_ *Node, err error)
 	return n, nil
 }
 
+// Join creates a node in cfg.Dir that joins an existing organisation:
+// keys were made with crypto.NewKeys and hold the organisation's data key
+// (Adopt writes the key file). There is no genesis: the node's enrolment
+// was written by the node that invited it, and it arrives with the first
+// sync, with the users and everything else. Nothing is left behind on error.
+func Join(ctx context.Context, cfg Config, keys *crypto.Keys, passphrase, keyID string, dataKey [32]byte) (_ *Node, err error) {
+	cfg.defaults()
+	if _, err := os.Stat(filepath.Join(cfg.Dir, crypto.KeyFileName)); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, cfg.Dir)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create node folder: %w", err)
+	}
+	keys.KDF = cfg.KDF
+	if err := keys.Adopt(cfg.Dir, passphrase, keyID, dataKey); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			crypto.Wipe(cfg.Dir)
+			removeDB(cfg.Dir)
+		}
+	}()
+	return start(ctx, cfg, keys, true)
+}
+
 // Open unlocks and opens an existing node. It never creates a database:
 // a missing or foreign one is an error (S5: fail closed).
 func Open(ctx context.Context, cfg Config) (*Node, error) {
@@ -162,12 +191,55 @@ func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*No
 		st.Close()
 		return nil, err
 	}
+	if err := upgradeProjections(ctx, st, led, cfg.Log); err != nil {
+		led.Close()
+		st.Close()
+		return nil, err
+	}
 	sealer := crypto.NewSealer(keys)
 	au := auth.NewService(led)
 	au.KDF = cfg.PasswordKDF
 	reg := registry.NewService(led, sealer)
 	return &Node{Dir: cfg.Dir, Keys: keys, Store: st, Ledger: led, Sealer: sealer,
-		Registry: reg, Journey: journey.NewService(led, reg), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
+		Registry: reg, Journey: journey.NewService(led, reg), Tracing: tracing.NewService(led, reg, sealer, cfg.Log), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
+}
+
+// ProjectionVersion names the shape of the projections this binary builds.
+// Raise it when a projection gains documents (as person.glance and
+// person.edits did): a node opened by a binary with a newer version
+// rebuilds its projections from the log once, so its state hash matches a
+// node that applied the same events with this binary.
+const ProjectionVersion = "3"
+
+// upgradeProjections rebuilds the projections when they were built by an
+// older binary, and records the version.
+func upgradeProjections(ctx context.Context, st store.Store, led *ledger.Ledger, log *slog.Logger) error {
+	var have string
+	var events int
+	err := st.View(ctx, func(tx store.ReadTx) error {
+		data, err := tx.LocalGet(ctx, "meta", "projections")
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		have = string(data)
+		events, err = tx.CountEvents(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("projection version: %w", err)
+	}
+	if have == ProjectionVersion {
+		return nil
+	}
+	if events > 0 {
+		log.Info("rebuilding projections for this version", "from", have, "to", ProjectionVersion, "events", events)
+		if err := led.Rebuild(ctx, nil); err != nil {
+			return fmt.Errorf("upgrade projections: %w", err)
+		}
+	}
+	return st.Update(ctx, func(tx store.Tx) error {
+		return tx.LocalPut(ctx, "meta", "projections", []byte(ProjectionVersion))
+	})
 }
 
 // Close stops the ledger and closes the store.

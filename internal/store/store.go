@@ -87,6 +87,8 @@ type ReadTx interface {
 	CountEvents(ctx context.Context) (int, error)
 
 	LocalGet(ctx context.Context, kind, id string) ([]byte, error)
+	// LocalScan calls fn for every local document of kind in id order.
+	LocalScan(ctx context.Context, kind string, fn func(id string, data []byte) error) error
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 }
 
@@ -99,6 +101,9 @@ type Tx interface {
 	RemoveIndex(ctx context.Context, index, key, id string) error
 	// InsertEvent stores an event; ErrAlreadyExists if (node, seq) is taken.
 	InsertEvent(ctx context.Context, e *event.Event) error
+	// DeleteEventsAfter removes node's events with seq > after: the events a
+	// revoked node signed after its revocation cut, which every node refuses.
+	DeleteEventsAfter(ctx context.Context, node string, after uint64) (int, error)
 	// ResetProjections drops every document and index entry (for rebuild).
 	ResetProjections(ctx context.Context) error
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -30,6 +31,8 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("EachDoc", func(t *testing.T) { testEachDoc(t, open(t)) })
 	t.Run("ResetProjections", func(t *testing.T) { testReset(t, open(t)) })
 	t.Run("Local", func(t *testing.T) { testLocal(t, open(t)) })
+	t.Run("LocalScan", func(t *testing.T) { testLocalScan(t, open(t)) })
+	t.Run("DeleteEventsAfter", func(t *testing.T) { testDeleteEventsAfter(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("Savepoints", func(t *testing.T) { testSavepoints(t, open(t)) })
 	t.Run("UpdateRollsBack", func(t *testing.T) { testRollback(t, open(t)) })
@@ -845,4 +848,56 @@ func testIndexRange(t *testing.T, s store.Store) {
 			t.Errorf("Range(desc=%v, offset=%d, limit=%d) = %q, want %q", tt.desc, tt.offset, tt.limit, got, tt.want)
 		}
 	}
+}
+
+func testLocalScan(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"b", "a", "c"} {
+			if err := tx.LocalPut(ctx, "peer", id, []byte("p"+id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.LocalPut(ctx, "other", "z", []byte("x")); err != nil {
+			return err
+		}
+		return tx.Put(ctx, "peer", "d", []byte("doc"))
+	})
+	var got []string
+	view(t, s, func(tx store.ReadTx) error {
+		return tx.LocalScan(ctx, "peer", func(id string, data []byte) error {
+			got = append(got, id+"="+string(data))
+			return nil
+		})
+	})
+	if strings.Join(got, ",") != "a=pa,b=pb,c=pc" {
+		t.Fatalf("LocalScan = %v, want a, b, c of kind peer only, in id order", got)
+	}
+}
+
+func testDeleteEventsAfter(t *testing.T, s store.Store) {
+	var prev []byte
+	update(t, s, func(tx store.Tx) error {
+		for seq := uint64(1); seq <= 5; seq++ {
+			e := mkEvent("nx", seq, event.HLC(seq), `{}`, prev)
+			prev = e.Hash
+			if err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return tx.InsertEvent(ctx, mkEvent("ny", 1, 9, `{}`, nil))
+	})
+	update(t, s, func(tx store.Tx) error {
+		n, err := tx.DeleteEventsAfter(ctx, "nx", 2)
+		if err != nil || n != 3 {
+			t.Errorf("DeleteEventsAfter = %d, %v; want 3", n, err)
+		}
+		return err
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		vec, err := tx.Vector(ctx)
+		if err != nil || vec["nx"] != 2 || vec["ny"] != 1 {
+			t.Errorf("vector after delete = %v, %v", vec, err)
+		}
+		return err
+	})
 }

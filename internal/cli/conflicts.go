@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"caravana/internal/node"
+	"caravana/internal/replication"
+)
+
+// NewConflictsCommand lists what concurrency broke, and settles it.
+func NewConflictsCommand(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "conflicts",
+		Short: "List what two nodes did concurrently that needs a coordinator (both sides kept)",
+		Long: `List the conflicts sync brought together, with every side kept until a coordinator
+resolves them: a person field two nodes changed without seeing each other's change, one
+person registered on two nodes, a missing-person report closed differently on two nodes, and
+a username added on two nodes. Each line says how to resolve it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return app.withNode(cmd, func(n *node.Node) error {
+				cs, err := replication.Conflicts(cmd.Context(), n, operator())
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return app.printJSON(cs)
+				}
+				if len(cs) == 0 {
+					fmt.Fprintln(app.Stdout, "no conflicts")
+					return nil
+				}
+				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KIND\tSUBJECT\tSIDES\tRESOLVE")
+				for _, c := range cs {
+					subject := c.Subject
+					if c.Field != "" {
+						subject += " " + c.Field
+					}
+					var sides []string
+					for _, s := range c.Sides {
+						side := s.Value
+						if s.Ref != "" {
+							side = s.Ref + " " + side
+						}
+						if s.Node != "" {
+							side += " (node " + s.Node + ")"
+						}
+						sides = append(sides, strings.TrimSpace(side))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Kind, subject, strings.Join(sides, " | "), c.Resolve)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "resolve PERSON FIELD VALUE",
+		Short: "Choose the value of a person field two nodes changed concurrently",
+		Args:  cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return app.withNode(cmd, func(n *node.Node) error {
+				p, err := n.Registry.ResolveField(cmd.Context(), operator(), args[0], args[1], args[2])
+				if err != nil {
+					return explain(err)
+				}
+				fmt.Fprintf(app.Stdout, "%s of %s is now %q on every node after the next sync\n", args[1], p.ID, args[2])
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "review REPORT",
+		Short: "Mark a report closed differently on two nodes as reviewed (the earliest decision stands)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return app.withNode(cmd, func(n *node.Node) error {
+				if err := n.Tracing.Review(cmd.Context(), operator(), args[0]); err != nil {
+					return explainJourney(err)
+				}
+				fmt.Fprintf(app.Stdout, "report %s reviewed\n", args[0])
+				return nil
+			})
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,126 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"caravana/internal/auth"
+	"caravana/internal/ledger"
+	"caravana/internal/registry"
+	"caravana/internal/replication"
+)
+
+// The sync endpoints (/sync/v1/...) are answered by the replication
+// package: node-signed requests, no session. The status page and its JSON
+// twin are for coordinators.
+
+// maxSyncBody caps a sync request body: the protocol's own bound, far
+// above the API's, since a push carries thousands of events.
+const maxSyncBody = replication.MaxBody
+
+func isSyncProtocol(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/sync/v1/") }
+
+type syncPeerRow struct {
+	replication.PeerStatus
+	Heard, Synced, ErrorAt string
+}
+
+type syncNodeRow struct {
+	ledger.NodeInfo
+	Enrolled string
+	Self     bool
+	By       string
+}
+
+type syncData struct {
+	Self   string
+	Events int64
+	Peers  []syncPeerRow
+	Nodes  []syncNodeRow
+	Done   string
+}
+
+func syncTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+// syncPage lists the peers (when last heard, how far behind each side is,
+// the last error) and the enrolled nodes, with a revoke button for each.
+func (s *Server) syncPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	if err := auth.Check(c.p, auth.SyncRead); err != nil {
+		return err
+	}
+	st, err := replication.ReadStatus(r.Context(), s.n)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, n := range st.Nodes {
+		names[n.ID] = n.Name
+	}
+	d := syncData{Self: st.Node, Events: st.Events}
+	if r.URL.Query().Get("done") == "revoked" {
+		d.Done = "revoked"
+	}
+	for _, p := range st.Peers {
+		d.Peers = append(d.Peers, syncPeerRow{PeerStatus: p, Heard: syncTime(p.LastHeard), Synced: syncTime(p.LastSync), ErrorAt: syncTime(p.LastErrorAt)})
+	}
+	for _, n := range st.Nodes {
+		by := names[n.EnrolledBy]
+		if by == "" {
+			by = n.EnrolledBy
+		}
+		d.Nodes = append(d.Nodes, syncNodeRow{NodeInfo: n, Enrolled: syncTime(time.UnixMilli(n.EnrolledAt)), Self: n.ID == st.Node, By: by})
+	}
+	v := s.newView(r, c, "sync.title", "sync", d)
+	if d.Done != "" {
+		v.Flash = c.T("sync.done_revoked")
+	}
+	return s.render(w, r, http.StatusOK, "sync", v)
+}
+
+// revokeNode cuts a node off. The form must tick "confirm": revocation
+// cannot be undone, and a page without JavaScript has no dialog to ask.
+func (s *Server) revokeNode(r *http.Request, c *reqCtx, id string) error {
+	if err := auth.Check(c.p, auth.NodeRevoke); err != nil {
+		return err
+	}
+	if r.PostForm.Get("confirm") != "1" {
+		return invalid(registry.FieldError{Field: "confirm", Code: "required", Message: "tick the box to confirm"})
+	}
+	if id == s.n.Keys.NodeID {
+		return invalid(registry.FieldError{Field: "node", Code: "self", Message: "a node cannot revoke itself"})
+	}
+	if _, err := s.n.Ledger.Revoke(r.Context(), c.p.Actor(), id); err != nil {
+		if errors.Is(err, ledger.ErrUnknownNode) {
+			return errNotFound
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Server) syncRevoke(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	if err := s.revokeNode(r, c, r.PathValue("id")); err != nil {
+		return err
+	}
+	return redirect(w, r, "/sync?done=revoked")
+}
+
+// apiSync is the status as JSON: this node, its vector, peers and nodes.
+func (s *Server) apiSync(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	if err := auth.Check(c.p, auth.SyncRead); err != nil {
+		return err
+	}
+	st, err := replication.ReadStatus(r.Context(), s.n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}

@@ -1,0 +1,105 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"caravana/internal/auth"
+	"caravana/internal/replication"
+)
+
+// TestSyncPage: a coordinator sees this node, its peers (when heard, how
+// far behind, the last error) and the enrolled nodes, and revokes a node
+// only by ticking the confirmation; a node cannot revoke itself.
+func TestSyncPage(t *testing.T) {
+	e := newEnv(t)
+	spare := withSpareNode(t, e, &fixtures{})["node"]
+	heard := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	if err := replication.UpdatePeer(context.Background(), e.n.Store, spare, func(p *replication.Peer) {
+		p.URL, p.LastHeard, p.Vector = "http://10.0.0.7:8080", heard, map[string]uint64{e.n.Keys.NodeID: 1}
+		p.LastError = "reach the peer: connection refused"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.login(auth.Coordinator)
+	checkPages(t, c, "/sync")
+	r := c.page("/sync")
+	for _, w := range []string{"Sincronización", e.n.Keys.NodeID, spare, "http://10.0.0.7:8080", "2026-03-04 05:06:07",
+		"connection refused", `action="/sync/nodes/` + spare + `/revoke"`, `href="/sync" aria-current="page"`} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("the sync page lacks %q", w)
+		}
+	}
+	if strings.Contains(r.body, `action="/sync/nodes/`+e.n.Keys.NodeID+`/revoke"`) {
+		t.Error("the page offers to revoke this node itself")
+	}
+	if r = e.login(auth.Volunteer).page("/"); strings.Contains(r.body, `href="/sync"`) {
+		t.Error("a volunteer is offered the sync page")
+	}
+
+	revoked := func() bool {
+		nodes, err := e.n.Ledger.NodeList(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if n.ID == spare {
+				return n.Revoked
+			}
+		}
+		t.Fatal("spare node not listed")
+		return false
+	}
+	if r = c.form("/sync/nodes/"+spare+"/revoke", url.Values{}); r.status != 400 || revoked() {
+		t.Fatalf("revoke without confirming: %d, revoked %v", r.status, revoked())
+	}
+	if r = c.form("/sync/nodes/"+e.n.Keys.NodeID+"/revoke", url.Values{"confirm": {"1"}}); r.status != 400 {
+		t.Fatalf("revoke self: %d", r.status)
+	}
+	if r = c.form("/sync/nodes/0000000000000000/revoke", url.Values{"confirm": {"1"}}); r.status != 404 {
+		t.Fatalf("revoke an unknown node: %d", r.status)
+	}
+	if r = c.form("/sync/nodes/"+spare+"/revoke", url.Values{"confirm": {"1"}}); r.status != 303 || !revoked() {
+		t.Fatalf("revoke: %d, revoked %v", r.status, revoked())
+	}
+	r = c.page("/sync?done=revoked")
+	if !strings.Contains(r.body, "Nodo revocado") || !strings.Contains(r.body, "revocado tras su evento 0") ||
+		strings.Contains(r.body, `action="/sync/nodes/`+spare+`/revoke"`) {
+		t.Errorf("after revoking:\n%.3000s", r.body)
+	}
+
+	var st replication.Status
+	if r = c.page("/api/v1/sync"); r.status != 200 || json.Unmarshal([]byte(r.body), &st) != nil {
+		t.Fatalf("GET /api/v1/sync: %d %s", r.status, r.body)
+	}
+	if st.Node != e.n.Keys.NodeID || st.Vector[e.n.Keys.NodeID] == 0 || len(st.Nodes) != 2 || len(st.Peers) != 1 ||
+		st.Peers[0].TheyLack == 0 || !st.Peers[0].Revoked {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+// TestSyncProtocolErrors: the node-to-node endpoints answer JSON errors,
+// also for a path or method they do not have.
+func TestSyncProtocolErrors(t *testing.T) {
+	e := newEnv(t)
+	c := e.anon()
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"POST", "/sync/v1/pull", 401, "unauthenticated"},
+		{"POST", "/sync/v1/nope", 404, "not_found"},
+		{"GET", "/sync/v1/pull", 405, "method_not_allowed"},
+	} {
+		r := c.do(tc.method, tc.path, `{}`, nil)
+		var eb struct{ Error, Code string }
+		if r.status != tc.status || json.Unmarshal([]byte(r.body), &eb) != nil || eb.Code != tc.code {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, r.status, r.body)
+		}
+	}
+}
