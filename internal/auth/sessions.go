@@ -184,19 +184,39 @@ func (s *Service) Login(ctx context.Context, th *Throttle, username, password, a
 }
 
 // Authenticate resolves a session token to its principal, enforcing the idle
-// and absolute timeouts and the user's current role and status.
+// and absolute timeouts and the user's current role and status. The session
+// and its user are read in one snapshot (one read transaction per request):
+// a logged-out session or a disabled user fails at once, nothing is cached.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, Session, error) {
 	if token == "" {
 		return Principal{}, Session{}, ErrSessionExpired
 	}
 	key := tokenKey(token)
 	var sess Session
+	var u User
+	var userErr error
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		data, err := tx.LocalGet(ctx, "session", key)
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(data, &sess)
+		if err := json.Unmarshal(data, &sess); err != nil {
+			return err
+		}
+		data, err = tx.Get(ctx, "user", sess.UserID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			userErr = ErrUserNotFound
+			return nil
+		case err != nil:
+			return err
+		}
+		var d userDoc
+		if err := json.Unmarshal(data, &d); err != nil {
+			return err
+		}
+		u = toUser(d)
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, Session{}, ErrSessionExpired
@@ -209,8 +229,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, Se
 		s.Logout(ctx, token)
 		return Principal{}, Session{}, ErrSessionExpired
 	}
-	u, err := s.User(ctx, sess.UserID)
-	if err != nil || u.Disabled {
+	if userErr != nil || u.Disabled {
 		s.Logout(ctx, token)
 		return Principal{}, Session{}, ErrSessionExpired
 	}

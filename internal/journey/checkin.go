@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"caravana/internal/auth"
@@ -164,61 +165,84 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 		}
 		refs[i] = ref
 	}
-	r, err := s.route(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if stage == "" {
-		v = append(registry.ValidationError{{Field: "stage", Code: "required", Message: "is required"}}, v...)
-	} else if r.Index(stage) < 0 {
-		v = append(registry.ValidationError{{Field: "stage", Code: "unknown_stage", Message: "is not a stage of the route"}}, v...)
-	}
-	if len(v) > 0 {
-		return nil, v
-	}
 
+	// One snapshot for everything: the route, who the references name,
+	// their earlier check-ins here and statuses, their glances, and who of
+	// each glance's households is already checked in here. Nothing is
+	// looked up unless the whole batch is well formed.
 	results := make([]CheckinResult, len(ins))
 	ids := make([]string, len(ins))
-	var keys []string
-	for i, ref := range refs {
-		id, err := s.resolve(ctx, p, ref)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			field := fmt.Sprintf("checkins[%d]", i)
-			results[i].Error = &registry.FieldError{Field: field, Code: "not_found", Message: "no person registered on this node holds this card code"}
-			if ref.Code == "" {
-				results[i].Error.Message = "no person with this id"
-			}
-			continue
-		case err != nil:
-			return nil, err
-		}
-		ids[i] = id
-		keys = append(keys, id+"@"+stage)
-	}
-	unlock := s.lockPairs(keys)
-	defer unlock()
-
 	existing := map[string]checkinDoc{}
-	status := map[string]statusDoc{}
-	err = s.st.View(ctx, func(tx store.ReadTx) error {
-		for _, id := range ids {
-			if id == "" {
+	left := map[string]bool{}
+	here := map[string]bool{} // people of the glances checked in at stage
+	var keys []string
+	var audit []store.AuditEntry
+	gen, snapStart := s.appended.generation(), time.Now()
+	err := s.st.View(ctx, func(tx store.ReadTx) error {
+		r, err := s.readRouteShared(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if stage == "" {
+			v = append(registry.ValidationError{{Field: "stage", Code: "required", Message: "is required"}}, v...)
+		} else if r.Index(stage) < 0 {
+			v = append(registry.ValidationError{{Field: "stage", Code: "unknown_stage", Message: "is not a stage of the route"}}, v...)
+		}
+		if len(v) > 0 {
+			return v
+		}
+		reg := s.reg.Reader(tx, p)
+		for i, ref := range refs {
+			id, err := resolveIn(ctx, reg, ref)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				field := fmt.Sprintf("checkins[%d]", i)
+				results[i].Error = &registry.FieldError{Field: field, Code: "not_found", Message: "no person registered on this node holds this card code"}
+				if ref.Code == "" {
+					results[i].Error.Message = "no person with this id"
+				}
 				continue
-			}
-			var d checkinDoc
-			found, err := store.GetJSON(ctx, tx, checkinKind(stage), id, &d)
-			if err != nil {
+			case err != nil:
 				return err
 			}
-			if found {
-				existing[id] = d
+			ids[i] = id
+			keys = append(keys, id+"@"+stage)
+			if _, read := existing[id]; !read && (here[id] || !isKnown(here, id)) {
+				// Not read yet, or seen checked in only as another glance's
+				// member (existence, not the document).
+				found, err := s.readCheckin(ctx, tx, stage, id, existing)
+				if err != nil {
+					return err
+				}
+				here[id] = found
 			}
 			var sd statusDoc
 			if found, err := store.GetJSON(ctx, tx, docStatus, id, &sd); err != nil {
 				return err
 			} else if found && sd.Left {
-				status[id] = sd
+				left[id] = true
+			}
+			g, entries, err := reg.PrepareGlance(ctx, id, "checkin "+stage)
+			if err != nil {
+				return err
+			}
+			results[i].Glance = &g
+			audit = append(audit, entries...)
+			for _, h := range g.Households {
+				for _, m := range h.Members {
+					if _, ok := here[m.Person.ID]; ok {
+						continue
+					}
+					_, err := tx.Get(ctx, checkinKind(stage), m.Person.ID)
+					switch err {
+					case nil:
+						here[m.Person.ID] = true
+					case store.ErrNotFound:
+						here[m.Person.ID] = false
+					default:
+						return err
+					}
+				}
 			}
 		}
 		return nil
@@ -226,9 +250,35 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 	if err != nil {
 		return nil, err
 	}
+	// The person ids are known only now: lock their pairs, then make sure
+	// no scan of the same pairs was appended since the snapshot (see
+	// appendLog); those few are looked at again.
+	unlock := s.lockPairs(keys)
+	defer unlock()
+	again := s.appended.since(keys, gen)
+	if time.Since(snapStart) > appendWindow/2 {
+		again = keys // the log may have forgotten: look at every pair again
+	}
+	if len(again) > 0 {
+		err := s.st.View(ctx, func(tx store.ReadTx) error {
+			for _, id := range ids {
+				if id == "" || !slices.Contains(again, id+"@"+stage) {
+					continue
+				}
+				found, err := s.readCheckin(ctx, tx, stage, id, existing)
+				if err != nil {
+					return err
+				}
+				here[id] = found
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 
 	var drafts []ledger.Draft
-	var audit []store.AuditEntry
 	now := s.now()
 	batchSeen := map[string]int{} // person -> first result index in this batch
 	stampAt := map[int]int{}      // draft index -> result index
@@ -256,18 +306,13 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 				stampAt[len(drafts)] = i // At is the event's own time, known once written
 			}
 			drafts = append(drafts, ledger.Draft{Kind: KindCheckin, Subject: "person/" + id, Body: body})
-			if _, left := status[id]; left {
+			if left[id] {
 				c.Rejoined = true
 				drafts = append(drafts, ledger.Draft{Kind: KindRejoined, Subject: "person/" + id,
 					Body: statusBody{Person: id, Stage: stage, At: body.At}})
 			}
 		}
-		g, entries, err := s.reg.PrepareGlance(ctx, p, id, "checkin "+stage)
-		if err != nil {
-			return nil, err
-		}
-		results[i].Checkin, results[i].Glance = c, &g
-		audit = append(audit, entries...)
+		results[i].Checkin = c
 	}
 	if len(drafts) > 0 || len(audit) > 0 {
 		// The check-ins and the audit of every name shown: one commit.
@@ -275,6 +320,11 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 		if err != nil {
 			return nil, fmt.Errorf("check in: %w", err)
 		}
+		recorded := make([]string, 0, len(batchSeen))
+		for id := range batchSeen {
+			recorded = append(recorded, id+"@"+stage)
+		}
+		s.appended.record(recorded, time.Now())
 		for d, i := range stampAt {
 			results[i].At = evs[d].HLC.Time()
 		}
@@ -284,44 +334,72 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 			}
 		}
 	}
-	if err := s.fillSeenHere(ctx, stage, results); err != nil {
-		return nil, err
+	// Everyone in this batch is now checked in here: no need to read again.
+	for _, id := range ids {
+		if id != "" {
+			here[id] = true
+		}
 	}
+	fillSeenHere(results, here)
 	return results, nil
 }
 
-// fillSeenHere marks which household members in each glance are checked in
-// at stage (after this batch's own check-ins were applied).
-func (s *Service) fillSeenHere(ctx context.Context, stage string, results []CheckinResult) error {
-	return s.st.View(ctx, func(tx store.ReadTx) error {
-		for i := range results {
-			g := results[i].Glance
-			if g == nil {
-				continue
-			}
-			seen := map[string]bool{}
-			for _, h := range g.Households {
-				for _, m := range h.Members {
-					if seen[m.Person.ID] {
-						continue
-					}
-					_, err := tx.Get(ctx, checkinKind(stage), m.Person.ID)
-					switch err {
-					case nil:
-						seen[m.Person.ID] = true
-						results[i].SeenHere = append(results[i].SeenHere, m.Person.ID)
-					case store.ErrNotFound:
-					default:
-						return err
-					}
+// isKnown reports whether m has an entry for id.
+func isKnown(m map[string]bool, id string) bool { _, ok := m[id]; return ok }
+
+// readCheckin reads whether id was checked in at stage, filing the
+// check-in in existing if so.
+func (s *Service) readCheckin(ctx context.Context, tx store.ReadTx, stage, id string, existing map[string]checkinDoc) (bool, error) {
+	var d checkinDoc
+	found, err := store.GetJSON(ctx, tx, checkinKind(stage), id, &d)
+	if err != nil {
+		return false, err
+	}
+	if found {
+		existing[id] = d
+	} else {
+		delete(existing, id)
+	}
+	return found, nil
+}
+
+// resolveIn turns a parsed reference into a person id inside reg's
+// snapshot.
+func resolveIn(ctx context.Context, reg *registry.Reader, ref PersonRef) (string, error) {
+	if ref.Code != "" {
+		return reg.ResolveCode(ctx, ref.Code)
+	}
+	ok, err := reg.Exists(ctx, ref.Person)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("person: %w", ErrNotFound)
+	}
+	return ref.Person, nil
+}
+
+// fillSeenHere lists, in each glance, the household members (the person
+// included) checked in at the stage, as here says.
+func fillSeenHere(results []CheckinResult, here map[string]bool) {
+	for i := range results {
+		g := results[i].Glance
+		if g == nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, h := range g.Households {
+			for _, m := range h.Members {
+				if id := m.Person.ID; here[id] && !seen[id] {
+					seen[id] = true
+					results[i].SeenHere = append(results[i].SeenHere, id)
 				}
 			}
-			if len(g.Households) == 0 && results[i].Person != "" {
-				results[i].SeenHere = []string{results[i].Person}
-			}
 		}
-		return nil
-	})
+		if len(g.Households) == 0 && results[i].Person != "" {
+			results[i].SeenHere = []string{results[i].Person}
+		}
+	}
 }
 
 // Seen is one person seen at a time, for bulk loads.

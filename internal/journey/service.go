@@ -36,6 +36,9 @@ type Service struct {
 	// stripes serialise check-ins of the same (person, stage) on this node,
 	// so two scans racing each other append one event, not two.
 	stripes [64]sync.Mutex
+	// appended tells a check-in that read its snapshot before taking its
+	// stripes whether the same pair was appended in between.
+	appended appendLog
 	// routeCache keeps the last route decoded, by its stored bytes: every
 	// check-in reads the route, and it changes once in weeks.
 	routeCache struct {
@@ -79,6 +82,78 @@ func (s *Service) lockPairs(keys []string) func() {
 	}
 }
 
+// appendWindow is how long appendLog remembers a pair. A check-in whose
+// snapshot is older than half of it when it holds its stripes reads again.
+const appendWindow = 10 * time.Second
+
+// appendLog remembers the (person, stage) pairs this node appended
+// check-ins for lately, each with the generation of its append. A check-in
+// reads everything it needs in one snapshot and only then locks its pairs'
+// stripes (it learns the person ids from the snapshot), so another scan of
+// the same pair may have been appended between the two. Every append of a
+// pair is recorded here, under the pair's stripe, once it is durable and
+// visible to new snapshots; a check-in notes the generation before its
+// snapshot, and after locking asks which of its pairs were recorded at a
+// later one: those it reads again. Anything recorded at or before the
+// generation it noted was visible to its snapshot.
+type appendLog struct {
+	mu    sync.Mutex
+	gen   uint64
+	pairs map[string]appendMark
+	swept time.Time
+}
+
+type appendMark struct {
+	gen uint64
+	at  time.Time
+}
+
+// generation returns the current generation: appends recorded so far are
+// visible to any snapshot started after this call.
+func (l *appendLog) generation() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
+}
+
+// record notes that keys were appended (durably, visible to new snapshots).
+// The caller holds their stripes.
+func (l *appendLog) record(keys []string, now time.Time) {
+	if len(keys) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gen++
+	if l.pairs == nil {
+		l.pairs = map[string]appendMark{}
+	}
+	for _, k := range keys {
+		l.pairs[k] = appendMark{gen: l.gen, at: now}
+	}
+	if now.Sub(l.swept) > appendWindow {
+		for k, m := range l.pairs {
+			if now.Sub(m.at) > appendWindow {
+				delete(l.pairs, k)
+			}
+		}
+		l.swept = now
+	}
+}
+
+// since returns which of keys were recorded after generation gen.
+func (l *appendLog) since(keys []string, gen uint64) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, k := range keys {
+		if m, ok := l.pairs[k]; ok && m.gen > gen {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func invalid(field, code, msg string) registry.ValidationError {
 	return registry.ValidationError{{Field: field, Code: code, Message: msg}}
 }
@@ -86,9 +161,18 @@ func invalid(field, code, msg string) registry.ValidationError {
 // readRoute returns the current route: the latest route.set, else the
 // shipped default.
 func (s *Service) readRoute(ctx context.Context, tx store.ReadTx) (Route, error) {
+	r, err := s.readRouteShared(ctx, tx)
+	r.Stages = slices.Clone(r.Stages)
+	return r, err
+}
+
+// readRouteShared is readRoute without the copy: its stages are shared
+// with the cache (or the default route), and the caller must not change
+// them.
+func (s *Service) readRouteShared(ctx context.Context, tx store.ReadTx) (Route, error) {
 	raw, err := tx.Get(ctx, docRoute, docRouteID)
 	if err == store.ErrNotFound {
-		return DefaultRoute(), nil
+		return defaultRoute, nil
 	}
 	if err != nil {
 		return Route{}, err
@@ -101,14 +185,12 @@ func (s *Service) readRoute(ctx context.Context, tx store.ReadTx) (Route, error)
 			return Route{}, err
 		}
 		if len(d.Stages) == 0 {
-			return DefaultRoute(), nil
+			return defaultRoute, nil
 		}
 		s.routeCache.raw = bytes.Clone(raw)
 		s.routeCache.r = Route{Stages: d.Stages, SetBy: d.By, SetAt: d.T.Time()}
 	}
-	r := s.routeCache.r
-	r.Stages = slices.Clone(r.Stages)
-	return r, nil
+	return s.routeCache.r, nil
 }
 
 func (s *Service) route(ctx context.Context) (Route, error) {

@@ -113,6 +113,7 @@ func (s *Service) MarkFound(ctx context.Context, p auth.Principal, ref PersonRef
 	if err != nil {
 		return Checkin{}, fmt.Errorf("mark found: %w", err)
 	}
+	s.appended.record([]string{id + "@" + st.ID}, time.Now())
 	c.At = evs[0].HLC.Time()
 	return c, nil
 }

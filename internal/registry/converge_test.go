@@ -78,10 +78,18 @@ func genPersonEvents(t *rapid.T) []*event.Event {
 	n := rapid.IntRange(1, 14).Draw(t, "events")
 	var out []*event.Event
 	for range n {
-		kind := rapid.SampledFrom([]string{KindPersonRegistered, KindPersonUpdated}).Draw(t, "kind")
-		subject := "person/" + rapid.SampledFrom([]string{"p1", "p2"}).Draw(t, "person")
+		kind := rapid.SampledFrom([]string{KindPersonRegistered, KindPersonUpdated, KindPersonUpdated, KindPersonMerged}).Draw(t, "kind")
+		person := rapid.SampledFrom([]string{"p1", "p2"}).Draw(t, "person")
+		subject := "person/" + person
+		if kind == KindPersonMerged {
+			// Merged into the other one, or (concurrently, on another
+			// node) into a third.
+			into := rapid.SampledFrom([]string{map[string]string{"p1": "p2", "p2": "p1"}[person], "p3"}).Draw(t, "into")
+			out = append(out, g.next(t, kind, subject, personBody{MergedInto: into}))
+			continue
+		}
 		body := personBody{Fields: map[string]string{}, Index: map[string][]string{}}
-		for _, f := range []string{"given_names", "surname1", "surname2", "code", "sex", "flags"} {
+		for _, f := range []string{"given_names", "surname1", "surname2", "code", "sex", "birth_date", "flags"} {
 			if kind == KindPersonUpdated && !rapid.Bool().Draw(t, "has "+f) {
 				continue
 			}
@@ -94,6 +102,8 @@ func genPersonEvents(t *rapid.T) []*event.Event {
 				}
 			case "sex":
 				v = rapid.SampledFrom([]string{"", "F", "M"}).Draw(t, f)
+			case "birth_date":
+				v = rapid.SampledFrom([]string{"", "2012-03-04", "1980-05-06"}).Draw(t, f)
 			case "flags":
 				v = rapid.SampledFrom([]string{"", "medical", "medical,pregnant"}).Draw(t, f)
 			default:
@@ -161,6 +171,7 @@ type snapshot struct {
 	hash       string
 	index      map[string][]string // "index|key" -> ids
 	people     map[string]personDoc
+	glances    map[string]glanceDoc
 	households map[string]householdDoc
 }
 
@@ -198,7 +209,8 @@ func project(t fataler, dir string, evs []*event.Event, keys map[string][]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := snapshot{index: map[string][]string{}, people: map[string]personDoc{}, households: map[string]householdDoc{}}
+	snap := snapshot{index: map[string][]string{}, people: map[string]personDoc{}, glances: map[string]glanceDoc{},
+		households: map[string]householdDoc{}}
 	err = st.View(ctx, func(tx store.ReadTx) error {
 		var err error
 		if snap.hash, err = ledger.StateHash(ctx, tx); err != nil {
@@ -219,6 +231,16 @@ func project(t fataler, dir string, evs []*event.Event, keys map[string][]string
 				return err
 			}
 			snap.people[id] = d
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Scan(ctx, docGlance, func(id string, data []byte) error {
+			var g glanceDoc
+			if err := json.Unmarshal(data, &g); err != nil {
+				return err
+			}
+			snap.glances[id] = g
 			return nil
 		}); err != nil {
 			return err
@@ -272,6 +294,7 @@ func checkPersonModel(t *rapid.T, snap snapshot, evs []*event.Event) {
 	}
 	fields := map[string]map[string]winner{} // person -> field -> latest write
 	first := map[string]*event.Event{}       // person -> earliest registration
+	merged := map[string]winner{}            // person -> latest merge
 	consent := map[string]winner{}
 	var consentOf = map[*event.Event]*Consent{}
 	for _, e := range evs {
@@ -290,6 +313,11 @@ func checkPersonModel(t *rapid.T, snap snapshot, evs []*event.Event) {
 		}
 		if e.Kind == KindPersonRegistered && (first[id] == nil || later(first[id], e)) {
 			first[id] = e
+		}
+		if e.Kind == KindPersonMerged && b.MergedInto != "" {
+			if w, ok := merged[id]; !ok || later(e, w.e) {
+				merged[id] = winner{e: e, v: b.MergedInto}
+			}
 		}
 		if b.Consent != nil {
 			consentOf[e] = b.Consent
@@ -332,6 +360,17 @@ func checkPersonModel(t *rapid.T, snap snapshot, evs []*event.Event) {
 		if w, ok := consent[id]; ok && doc.Consent != *consentOf[w.e] {
 			t.Fatalf("%s: consent %+v, want %+v from %s", id, doc.Consent, *consentOf[w.e], w.e.ID())
 		}
+		// The glance projection holds the current sealed values of the
+		// fields a checkpoint shows, and the latest merge.
+		want := glanceDoc{Code: fs["code"].v, GivenNames: fs["given_names"].v, Surname1: fs["surname1"].v,
+			Surname2: fs["surname2"].v, Sex: fs["sex"].v, BirthDate: fs["birth_date"].v, Flags: fs["flags"].v,
+			MergedInto: merged[id].v}
+		if got, ok := snap.glances[id]; !ok || got != want {
+			t.Fatalf("%s: glance %+v (present %v), want %+v\nevents:%s", id, got, ok, want, ptrs(evs))
+		}
+	}
+	if len(snap.glances) != len(fields) {
+		t.Fatalf("%d glance documents, want one per person (%d)", len(snap.glances), len(fields))
 	}
 	// The index holds exactly the keys of the fields' current values.
 	for k, got := range snap.index {

@@ -88,6 +88,9 @@ type factsDoc struct {
 		BirthDate  versioned `json:"birth_date"`
 		Flags      versioned `json:"flags"`
 	} `json:"fields"`
+	Merged *struct {
+		Into string `json:"into"`
+	} `json:"merged"`
 }
 
 // householdView is the part of a household document shown: decoding only
@@ -104,19 +107,13 @@ func (s *Service) ResolveCode(ctx context.Context, p auth.Principal, code string
 	if err := auth.Check(p, auth.PersonRead); err != nil {
 		return "", err
 	}
-	var ids []string
+	var id string
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		ids, err = tx.Lookup(ctx, idxCode, s.seal.Blind(idxCode, code))
+		id, err = s.Reader(tx, p).ResolveCode(ctx, code)
 		return err
 	})
-	if err != nil {
-		return "", err
-	}
-	if len(ids) == 0 {
-		return "", fmt.Errorf("card code: %w", ErrNotFound)
-	}
-	return ids[0], nil
+	return id, err
 }
 
 // Exists reports which of ids are registered people.
@@ -126,14 +123,14 @@ func (s *Service) Exists(ctx context.Context, p auth.Principal, ids []string) (m
 	}
 	out := make(map[string]bool, len(ids))
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
+		r := s.Reader(tx, p)
 		for _, id := range ids {
-			_, err := tx.Get(ctx, docPerson, id)
-			switch err {
-			case nil:
-				out[id] = true
-			case store.ErrNotFound:
-			default:
+			ok, err := r.Exists(ctx, id)
+			if err != nil {
 				return err
+			}
+			if ok {
+				out[id] = true
 			}
 		}
 		return nil
@@ -141,15 +138,109 @@ func (s *Service) Exists(ctx context.Context, p auth.Principal, ids []string) (m
 	return out, err
 }
 
-// openFacts decrypts the age and flags of d that role may see.
-func (s *Service) openFacts(d *factsDoc, role auth.Role, now time.Time) (Facts, *int, error) {
+// Reader reads the registry inside a caller's read transaction, so a
+// request that needs several look-ups (a check-in: the card code, the
+// person, their household and its members) makes them all in one snapshot
+// and reads each person once. Every method checks p's role as the
+// Service's own methods do. A Reader belongs to one transaction and one
+// goroutine.
+type Reader struct {
+	s      *Service
+	tx     store.ReadTx
+	p      auth.Principal
+	now    time.Time
+	people map[string]*glanceDoc // read so far; nil: no such person
+}
+
+// Reader returns a registry reader over tx for p.
+func (s *Service) Reader(tx store.ReadTx, p auth.Principal) *Reader {
+	return &Reader{s: s, tx: tx, p: p, now: s.now(), people: map[string]*glanceDoc{}}
+}
+
+// person returns the glance projection of id, nil if nobody has that id.
+func (r *Reader) person(ctx context.Context, id string) (*glanceDoc, error) {
+	if g, ok := r.people[id]; ok {
+		return g, nil
+	}
+	g, found, err := loadGlance(ctx, r.tx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out *glanceDoc
+	if found {
+		out = &g
+	}
+	r.people[id] = out
+	return out, nil
+}
+
+// ResolveCode returns the id of the person holding a canonical card code,
+// revealing nothing else: a merged duplicate's card finds the person it
+// was merged into. A code nobody holds is an error wrapping ErrNotFound.
+func (r *Reader) ResolveCode(ctx context.Context, code string) (string, error) {
+	if err := auth.Check(r.p, auth.PersonRead); err != nil {
+		return "", err
+	}
+	ids, err := r.tx.Lookup(ctx, idxCode, r.s.seal.Blind(idxCode, code))
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", fmt.Errorf("card code: %w", ErrNotFound)
+	}
+	return r.survivor(ctx, ids[0])
+}
+
+// survivor follows merge marks from id to the record it ends in; a cycle
+// (concurrent merges each way) ends in its smallest id, as everywhere.
+func (r *Reader) survivor(ctx context.Context, id string) (string, error) {
+	var seen []string
+	for {
+		g, err := r.person(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if g == nil || g.MergedInto == "" {
+			return id, nil
+		}
+		seen = append(seen, id)
+		id = g.MergedInto
+		if slices.Contains(seen, id) {
+			return slices.Min(seen), nil
+		}
+	}
+}
+
+// Exists reports whether id is a registered person.
+func (r *Reader) Exists(ctx context.Context, id string) (bool, error) {
+	if err := auth.Check(r.p, auth.PersonRead); err != nil {
+		return false, err
+	}
+	g, err := r.person(ctx, id)
+	return g != nil, err
+}
+
+// glance converts a person document read for its facts into the glance
+// projection, for a database written before that projection existed.
+func (d *factsDoc) glance() glanceDoc {
+	g := glanceDoc{Code: d.Fields.Code.V, GivenNames: d.Fields.GivenNames.V, Surname1: d.Fields.Surname1.V,
+		Surname2: d.Fields.Surname2.V, Sex: d.Fields.Sex.V, BirthDate: d.Fields.BirthDate.V, Flags: d.Fields.Flags.V}
+	if d.Merged != nil {
+		g.MergedInto = d.Merged.Into
+	}
+	return g
+}
+
+// openFacts decrypts the age and flags of person id (its glance g) that
+// role may see.
+func (s *Service) openFacts(id string, g *glanceDoc, role auth.Role, now time.Time) (Facts, *int, error) {
 	var f Facts
 	f.AgeBand = AgeBand(0, false)
 	var age *int
-	if auth.CanSee(role, auth.FieldAge) && d.Fields.BirthDate.V != "" {
-		bd, err := s.seal.OpenField(entity(d.ID), auth.FieldBirthDate, d.Fields.BirthDate.V)
+	if auth.CanSee(role, auth.FieldAge) && g.BirthDate != "" {
+		bd, err := s.seal.OpenField(entity(id), auth.FieldBirthDate, g.BirthDate)
 		if err != nil {
-			return Facts{}, nil, fmt.Errorf("person %s field %s: %w", d.ID, auth.FieldBirthDate, err)
+			return Facts{}, nil, fmt.Errorf("person %s field %s: %w", id, auth.FieldBirthDate, err)
 		}
 		if t, err := time.Parse("2006-01-02", bd); err == nil {
 			a := AgeOn(t, now)
@@ -158,10 +249,10 @@ func (s *Service) openFacts(d *factsDoc, role auth.Role, now time.Time) (Facts, 
 			f.Child = a < 18
 		}
 	}
-	if auth.CanSee(role, auth.FieldFlags) && d.Fields.Flags.V != "" {
-		fl, err := s.seal.OpenField(entity(d.ID), auth.FieldFlags, d.Fields.Flags.V)
+	if auth.CanSee(role, auth.FieldFlags) && g.Flags != "" {
+		fl, err := s.seal.OpenField(entity(id), auth.FieldFlags, g.Flags)
 		if err != nil {
-			return Facts{}, nil, fmt.Errorf("person %s field %s: %w", d.ID, auth.FieldFlags, err)
+			return Facts{}, nil, fmt.Errorf("person %s field %s: %w", id, auth.FieldFlags, err)
 		}
 		for _, x := range strings.Split(fl, ",") {
 			if x != "" && auth.CanSeeFlag(role, x) {
@@ -172,37 +263,34 @@ func (s *Service) openFacts(d *factsDoc, role auth.Role, now time.Time) (Facts, 
 	return f, age, nil
 }
 
-// openSummary decrypts the summary of d for role.
-func (s *Service) openSummary(d *factsDoc, role auth.Role, now time.Time) (Summary, error) {
-	f, age, err := s.openFacts(d, role, now)
+// openSummary decrypts the summary of person id (its glance g) for role.
+func (s *Service) openSummary(id string, g *glanceDoc, role auth.Role, now time.Time) (Summary, error) {
+	f, age, err := s.openFacts(id, g, role, now)
 	if err != nil {
 		return Summary{}, err
 	}
-	out := Summary{ID: d.ID, Age: age, AgeBand: f.AgeBand, Flags: f.Flags}
-	open := func(field string, v versioned) (string, error) {
-		if v.V == "" || !auth.CanSee(role, field) {
+	out := Summary{ID: id, Age: age, AgeBand: f.AgeBand, Flags: f.Flags}
+	open := func(field, v string) (string, error) {
+		if v == "" || !auth.CanSee(role, field) {
 			return "", nil
 		}
-		pt, err := s.seal.OpenField(entity(d.ID), field, v.V)
+		pt, err := s.seal.OpenField(entity(id), field, v)
 		if err != nil {
-			return "", fmt.Errorf("person %s field %s: %w", d.ID, field, err)
+			return "", fmt.Errorf("person %s field %s: %w", id, field, err)
 		}
 		return pt, nil
 	}
 	var parts [3]string
-	for i, fv := range []struct {
-		f string
-		v versioned
-	}{{auth.FieldGivenNames, d.Fields.GivenNames}, {auth.FieldSurname1, d.Fields.Surname1}, {auth.FieldSurname2, d.Fields.Surname2}} {
-		if parts[i], err = open(fv.f, fv.v); err != nil {
+	for i, fv := range [3][2]string{{auth.FieldGivenNames, g.GivenNames}, {auth.FieldSurname1, g.Surname1}, {auth.FieldSurname2, g.Surname2}} {
+		if parts[i], err = open(fv[0], fv[1]); err != nil {
 			return Summary{}, err
 		}
 	}
 	out.Name = strings.Join(strings.Fields(strings.Join(parts[:], " ")), " ")
-	if out.Code, err = open(auth.FieldCode, d.Fields.Code); err != nil {
+	if out.Code, err = open(auth.FieldCode, g.Code); err != nil {
 		return Summary{}, err
 	}
-	if out.Sex, err = open(auth.FieldSex, d.Fields.Sex); err != nil {
+	if out.Sex, err = open(auth.FieldSex, g.Sex); err != nil {
 		return Summary{}, err
 	}
 	return out, nil
@@ -212,6 +300,22 @@ func loadFactsDoc(ctx context.Context, tx store.ReadTx, id string) (factsDoc, bo
 	var d factsDoc
 	found, err := store.GetJSON(ctx, tx, docPerson, id, &d)
 	return d, found, err
+}
+
+// loadGlance reads a person's glance projection. A database written before
+// that projection existed (and not rebuilt since) has none: the person
+// document stands in.
+func loadGlance(ctx context.Context, tx store.ReadTx, id string) (glanceDoc, bool, error) {
+	var g glanceDoc
+	found, err := store.GetJSON(ctx, tx, docGlance, id, &g)
+	if err != nil || found {
+		return g, found, err
+	}
+	d, found, err := loadFactsDoc(ctx, tx, id)
+	if err != nil || !found {
+		return glanceDoc{}, false, err
+	}
+	return d.glance(), true, nil
 }
 
 func readEntries(p auth.Principal, why string, ids []string) []store.AuditEntry {
@@ -229,77 +333,81 @@ func readEntries(p auth.Principal, why string, ids []string) []store.AuditEntry 
 // the glance if that append fails. It saves a checkpoint a second durable
 // commit per scan.
 func (s *Service) PrepareGlance(ctx context.Context, p auth.Principal, id, why string) (Glance, []store.AuditEntry, error) {
-	if err := auth.Check(p, auth.PersonRead); err != nil {
-		return Glance{}, nil, err
-	}
-	if err := auth.Check(p, auth.HouseholdRead); err != nil {
-		return Glance{}, nil, err
-	}
-	now := s.now()
 	var g Glance
-	shown := []string{id}
+	var entries []store.AuditEntry
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
-		d, found, err := loadFactsDoc(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("person %s: %w", id, ErrNotFound)
-		}
-		if g.Person, err = s.openSummary(&d, p.Role, now); err != nil {
-			return err
-		}
-		hids, err := tx.Lookup(ctx, idxMember, id)
-		if err != nil {
-			return err
-		}
-		for _, hid := range hids {
-			var hd householdView
-			found, err := store.GetJSON(ctx, tx, docHousehold, hid, &hd)
-			if err != nil {
-				return err
-			}
-			if !found {
-				continue
-			}
-			label, err := s.seal.OpenField(householdEntity(hid), "label", hd.Label.V)
-			if err != nil {
-				return fmt.Errorf("household %s: %w", hid, err)
-			}
-			gh := GlanceHousehold{ID: hid, Label: label, Kind: hd.Kind.V, Members: []GlanceMember{}}
-			for _, m := range hd.Members {
-				if m.Person == id {
-					gh.Members = append(gh.Members, GlanceMember{Role: m.Role, Person: g.Person})
-					continue
-				}
-				md, found, err := loadFactsDoc(ctx, tx, m.Person)
-				if err != nil {
-					return err
-				}
-				sum := Summary{ID: m.Person, AgeBand: AgeBand(0, false)}
-				if found {
-					if sum, err = s.openSummary(&md, p.Role, now); err != nil {
-						return err
-					}
-					shown = append(shown, m.Person)
-				}
-				gh.Members = append(gh.Members, GlanceMember{Role: m.Role, Person: sum})
-			}
-			sort.SliceStable(gh.Members, func(i, j int) bool {
-				return slices.Index(HouseholdRoles, gh.Members[i].Role) < slices.Index(HouseholdRoles, gh.Members[j].Role)
-			})
-			g.Households = append(g.Households, gh)
-		}
-		return nil
+		var err error
+		g, entries, err = s.Reader(tx, p).PrepareGlance(ctx, id, why)
+		return err
 	})
+	return g, entries, err
+}
+
+// PrepareGlance is Service.PrepareGlance inside the reader's transaction.
+func (r *Reader) PrepareGlance(ctx context.Context, id, why string) (Glance, []store.AuditEntry, error) {
+	if err := auth.Check(r.p, auth.PersonRead); err != nil {
+		return Glance{}, nil, err
+	}
+	if err := auth.Check(r.p, auth.HouseholdRead); err != nil {
+		return Glance{}, nil, err
+	}
+	s, tx, role := r.s, r.tx, r.p.Role
+	d, err := r.person(ctx, id)
 	if err != nil {
 		return Glance{}, nil, err
 	}
-	if g.Households == nil {
-		g.Households = []GlanceHousehold{}
+	if d == nil {
+		return Glance{}, nil, fmt.Errorf("person %s: %w", id, ErrNotFound)
+	}
+	var g Glance
+	if g.Person, err = s.openSummary(id, d, role, r.now); err != nil {
+		return Glance{}, nil, err
+	}
+	shown := []string{id}
+	hids, err := tx.Lookup(ctx, idxMember, id)
+	if err != nil {
+		return Glance{}, nil, err
+	}
+	g.Households = make([]GlanceHousehold, 0, len(hids))
+	for _, hid := range hids {
+		var hd householdView
+		found, err := store.GetJSON(ctx, tx, docHousehold, hid, &hd)
+		if err != nil {
+			return Glance{}, nil, err
+		}
+		if !found {
+			continue
+		}
+		label, err := s.seal.OpenField(householdEntity(hid), "label", hd.Label.V)
+		if err != nil {
+			return Glance{}, nil, fmt.Errorf("household %s: %w", hid, err)
+		}
+		gh := GlanceHousehold{ID: hid, Label: label, Kind: hd.Kind.V, Members: make([]GlanceMember, 0, len(hd.Members))}
+		for _, m := range hd.Members {
+			if m.Person == id {
+				gh.Members = append(gh.Members, GlanceMember{Role: m.Role, Person: g.Person})
+				continue
+			}
+			md, err := r.person(ctx, m.Person)
+			if err != nil {
+				return Glance{}, nil, err
+			}
+			sum := Summary{ID: m.Person, AgeBand: AgeBand(0, false)}
+			if md != nil {
+				if sum, err = s.openSummary(m.Person, md, role, r.now); err != nil {
+					return Glance{}, nil, err
+				}
+				shown = append(shown, m.Person)
+			}
+			gh.Members = append(gh.Members, GlanceMember{Role: m.Role, Person: sum})
+		}
+		sort.SliceStable(gh.Members, func(i, j int) bool {
+			return slices.Index(HouseholdRoles, gh.Members[i].Role) < slices.Index(HouseholdRoles, gh.Members[j].Role)
+		})
+		g.Households = append(g.Households, gh)
 	}
 	slices.Sort(shown)
-	return g, readEntries(p, why, slices.Compact(shown)), nil
+	return g, readEntries(r.p, why, slices.Compact(shown)), nil
 }
 
 // Summaries shows many people's summaries to p. Every person asked for is
@@ -315,14 +423,14 @@ func (s *Service) Summaries(ctx context.Context, p auth.Principal, ids []string,
 	out := make(map[string]Summary, len(ids))
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		for _, id := range ids {
-			d, found, err := loadFactsDoc(ctx, tx, id)
+			g, found, err := loadGlance(ctx, tx, id)
 			if err != nil {
 				return err
 			}
 			if !found {
 				continue
 			}
-			sum, err := s.openSummary(&d, p.Role, now)
+			sum, err := s.openSummary(id, &g, p.Role, now)
 			if err != nil {
 				return err
 			}
@@ -392,12 +500,12 @@ func (s *Service) Facts(ctx context.Context, p auth.Principal, ids []string, why
 		}
 	}
 	out := make(map[string]Facts, len(ids))
-	open := func(d *factsDoc) error {
-		f, _, err := s.openFacts(d, p.Role, now)
+	open := func(id string, g *glanceDoc) error {
+		f, _, err := s.openFacts(id, g, p.Role, now)
 		if err != nil {
 			return err
 		}
-		out[d.ID] = f
+		out[id] = f
 		return nil
 	}
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
@@ -407,16 +515,20 @@ func (s *Service) Facts(ctx context.Context, p auth.Principal, ids []string, why
 				if err := json.Unmarshal(data, &d); err != nil {
 					return err
 				}
-				return open(&d)
+				if d.Merged != nil {
+					return nil // counted once, as the person it was merged into
+				}
+				g := d.glance()
+				return open(id, &g)
 			})
 		}
 		for _, id := range ids {
-			d, found, err := loadFactsDoc(ctx, tx, id)
+			g, found, err := loadGlance(ctx, tx, id)
 			if err != nil {
 				return err
 			}
 			if found {
-				if err := open(&d); err != nil {
+				if err := open(id, &g); err != nil {
 					return err
 				}
 			}
@@ -507,7 +619,8 @@ func (s *Service) HouseholdMembers(ctx context.Context, p auth.Principal, hids [
 }
 
 // RegistrationOrder lists every person's id in the order they were
-// registered (by the HLC of their registration, then id). A bulk load
+// registered (by the HLC of their registration, then id), leaving out
+// duplicates merged into someone else. A bulk load
 // registers in one append, so its people come out in the order loaded.
 func (s *Service) RegistrationOrder(ctx context.Context, p auth.Principal) ([]string, error) {
 	if err := auth.Check(p, auth.PersonRead); err != nil {
@@ -522,9 +635,13 @@ func (s *Service) RegistrationOrder(ctx context.Context, p auth.Principal) ([]st
 		return tx.Scan(ctx, docPerson, func(id string, data []byte) error {
 			var d struct {
 				Registered event.HLC `json:"registered"`
+				Merged     *struct{} `json:"merged"`
 			}
 			if err := json.Unmarshal(data, &d); err != nil {
 				return err
+			}
+			if d.Merged != nil {
+				return nil // counted once, as the person it was merged into
 			}
 			all = append(all, reg{id, d.Registered})
 			return nil

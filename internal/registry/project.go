@@ -20,6 +20,7 @@ import (
 const (
 	KindPersonRegistered = "person.registered"
 	KindPersonUpdated    = "person.updated"
+	KindPersonMerged     = "person.merged"
 	KindHouseholdCreated = "household.created"
 	KindMemberAdded      = "household.member_added"
 	KindMemberRemoved    = "household.member_removed"
@@ -30,9 +31,10 @@ const (
 const (
 	docPerson    = "person"
 	docHousehold = "household"
-	idxName      = "name"   // blind index of name tokens -> person id
-	idxCode      = "code"   // blind index of card code -> person id
-	idxMember    = "member" // person id -> household id
+	docGlance    = "person.glance" // small projection beside each person (glanceDoc)
+	idxName      = "name"          // blind index of name tokens -> person id
+	idxCode      = "code"          // blind index of card code -> person id
+	idxMember    = "member"        // person id -> household id
 	// idxRegistered and idxCreated order people and households by when
 	// they were registered, so a page of a list reads only that page.
 	idxRegistered = "registered"
@@ -67,6 +69,9 @@ type personBody struct {
 	Fields  map[string]string   `json:"fields,omitempty"` // sealed values
 	Index   map[string][]string `json:"index,omitempty"`  // blind keys per field
 	Consent *Consent            `json:"consent,omitempty"`
+	// MergedInto, in person.merged, names the record this duplicate
+	// registration is merged into (a person id: no PII).
+	MergedInto string `json:"merged_into,omitempty"`
 }
 
 type personDoc struct {
@@ -78,6 +83,45 @@ type personDoc struct {
 	Registered   event.HLC            `json:"registered,omitempty"`
 	RegisteredBy string               `json:"registered_by,omitempty"`
 	Node         string               `json:"node,omitempty"`
+	// Merged says this registration is a duplicate of another person's:
+	// last writer wins, like a field.
+	Merged *mergeMark `json:"merged,omitempty"`
+}
+
+// glanceDoc is what a checkpoint reads of a person after a scan: the
+// sealed values of the fields a glance, the facts and the missing list
+// show, and whom the record was merged into. It is written beside the
+// person document after every person event as a function of that document
+// alone, so it converges as the document does (in any arrival order) and a
+// rebuild makes it again; reading it decodes a few hundred bytes instead
+// of the whole record with its blind index keys.
+type glanceDoc struct {
+	Code       string `json:"code,omitempty"`
+	GivenNames string `json:"given_names,omitempty"`
+	Surname1   string `json:"surname1,omitempty"`
+	Surname2   string `json:"surname2,omitempty"`
+	Sex        string `json:"sex,omitempty"`
+	BirthDate  string `json:"birth_date,omitempty"`
+	Flags      string `json:"flags,omitempty"`
+	MergedInto string `json:"merged_into,omitempty"`
+}
+
+// glanceOf derives the glance projection of a person document.
+func glanceOf(doc *personDoc) glanceDoc {
+	g := glanceDoc{Code: doc.Fields["code"].V, GivenNames: doc.Fields["given_names"].V,
+		Surname1: doc.Fields["surname1"].V, Surname2: doc.Fields["surname2"].V, Sex: doc.Fields["sex"].V,
+		BirthDate: doc.Fields["birth_date"].V, Flags: doc.Fields["flags"].V}
+	if doc.Merged != nil {
+		g.MergedInto = doc.Merged.Into
+	}
+	return g
+}
+
+// mergeMark is a person.merged event's effect on the duplicate.
+type mergeMark struct {
+	Into string    `json:"into"`
+	T    event.HLC `json:"t"`
+	N    string    `json:"n"`
 }
 
 // Register adds the registry's projections to p.
@@ -124,6 +168,10 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 			}
 		}
 	}
+	if e.Kind == KindPersonMerged && body.MergedInto != "" &&
+		(doc.Merged == nil || doc.Merged.T < e.HLC || (doc.Merged.T == e.HLC && doc.Merged.N < e.Node)) {
+		doc.Merged = &mergeMark{Into: body.MergedInto, T: e.HLC, N: e.Node}
+	}
 	if body.Consent != nil && (doc.ConsentT < e.HLC || (doc.ConsentT == e.HLC && doc.ConsentN < e.Node)) {
 		doc.Consent, doc.ConsentT, doc.ConsentN = *body.Consent, e.HLC, e.Node
 	}
@@ -156,6 +204,12 @@ func applyPerson(ctx context.Context, tx store.Tx, e *event.Event) error {
 			}
 		}
 		doc.Fields[f] = versioned{V: body.Fields[f], I: body.Index[f], T: e.HLC, N: e.Node}
+	}
+	if err := applyEdits(ctx, tx, e, id); err != nil {
+		return err
+	}
+	if err := store.PutJSON(ctx, tx, docGlance, id, glanceOf(&doc)); err != nil {
+		return err
 	}
 	return store.PutJSON(ctx, tx, docPerson, id, doc)
 }

@@ -39,6 +39,11 @@ type SQL struct {
 	d    Dialect
 
 	stmts map[string]*sql.Stmt // prepared on the writer, by query text; read-only after open
+	// rstmts are the hot reads prepared on the reader pool (database/sql
+	// prepares each on a connection the first time it is used there, then
+	// reuses it): a check-in makes a dozen point reads, and compiling
+	// their SQL each time cost more than running it. Read-only after open.
+	rstmts map[string]*sql.Stmt
 }
 
 //go:embed migrations/*.sql
@@ -47,7 +52,7 @@ var migrationFS embed.FS
 // NewSQL wraps open database handles and applies pending migrations, each in
 // its own transaction. It refuses a database newer than this binary.
 func NewSQL(ctx context.Context, writer, reader *sql.DB, d Dialect) (*SQL, error) {
-	s := &SQL{w: writer, r: reader, d: d, stmts: map[string]*sql.Stmt{}}
+	s := &SQL{w: writer, r: reader, d: d, stmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -64,6 +69,11 @@ func (s *SQL) Dialect() string { return s.d.Name }
 func (s *SQL) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
+	}
+	for q, st := range s.rstmts {
+		if s.stmts[q] != st {
+			st.Close()
+		}
 	}
 	// Readers first: the writer must be the last connection to close, so
 	// SQLite checkpoints the WAL into the database file and removes it. A
@@ -193,7 +203,10 @@ type sqlTx struct {
 // Hot write statements, prepared once when the store opens: compiling SQL
 // per row dominates bulk appends. (They cannot be prepared lazily: the
 // SQLite writer pool has one connection, held by the open transaction.)
-var hotWrites = []string{qPut, qAddIndex, qRemoveIndex, qInsertEvent, qAudit, qGetDoc, qLookup}
+var hotWrites = []string{qPut, qAddIndex, qRemoveIndex, qInsertEvent, qAudit, qGetDoc, qLookup, qHead}
+
+// hotReads are prepared on the reader pool too.
+var hotReads = []string{qGetDoc, qGetLocal, qLookup}
 
 const (
 	qPut         = `INSERT INTO docs (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data`
@@ -202,19 +215,30 @@ const (
 	qInsertEvent = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qAudit       = `INSERT INTO audit (at, actor, action, record, detail) VALUES (?, ?, ?, ?, ?)`
 	qGetDoc      = `SELECT data FROM docs WHERE kind = ? AND id = ?`
+	qGetLocal    = `SELECT data FROM local_docs WHERE kind = ? AND id = ?`
 	qLookup      = `SELECT id FROM idx WHERE name = ? AND key = ? ORDER BY id`
+	qHead        = `SELECT seq, hash, hlc FROM events WHERE node = ? ORDER BY seq DESC LIMIT 1`
 )
 
-// queryRow uses the prepared statement inside write transactions.
+// prepared returns the statement prepared for query on this
+// transaction's pool, or nil.
+func (t *sqlTx) prepared(query string) *sql.Stmt {
+	if t.write {
+		return t.s.stmts[query]
+	}
+	return t.s.rstmts[query]
+}
+
+// queryRow uses the prepared statement where there is one.
 func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st, ok := t.s.stmts[query]; ok && t.write {
+	if st := t.prepared(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
 }
 
 func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st, ok := t.s.stmts[query]; ok && t.write {
+	if st := t.prepared(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, t.s.q(query), args...)
@@ -227,6 +251,17 @@ func (s *SQL) prepare(ctx context.Context) error {
 			return fmt.Errorf("prepare: %w", err)
 		}
 		s.stmts[q] = st
+	}
+	for _, q := range hotReads {
+		if st, ok := s.stmts[q]; ok && s.r == s.w {
+			s.rstmts[q] = st // one pool (PostgreSQL): the same statement serves both
+			continue
+		}
+		st, err := s.r.PrepareContext(ctx, s.q(q))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		s.rstmts[q] = st
 	}
 	return nil
 }
@@ -245,16 +280,17 @@ func (t *sqlTx) exec(ctx context.Context, query string, args ...any) error {
 }
 
 func (t *sqlTx) Get(ctx context.Context, kind, id string) ([]byte, error) {
-	return t.getFrom(ctx, "docs", kind, id)
+	return t.getFrom(ctx, qGetDoc, kind, id)
 }
 
 func (t *sqlTx) LocalGet(ctx context.Context, kind, id string) ([]byte, error) {
-	return t.getFrom(ctx, "local_docs", kind, id)
+	return t.getFrom(ctx, qGetLocal, kind, id)
 }
 
-func (t *sqlTx) getFrom(ctx context.Context, table, kind, id string) ([]byte, error) {
+// getFrom runs one of the point reads qGetDoc or qGetLocal.
+func (t *sqlTx) getFrom(ctx context.Context, query, kind, id string) ([]byte, error) {
 	var data []byte
-	err := t.queryRow(ctx, `SELECT data FROM `+table+` WHERE kind = ? AND id = ?`, kind, id).Scan(&data)
+	err := t.queryRow(ctx, query, kind, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -262,7 +298,15 @@ func (t *sqlTx) getFrom(ctx context.Context, table, kind, id string) ([]byte, er
 }
 
 func (t *sqlTx) Scan(ctx context.Context, kind string, fn func(id string, data []byte) error) error {
-	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id, data FROM docs WHERE kind = ? ORDER BY id`), kind)
+	return t.scanFrom(ctx, "docs", kind, fn)
+}
+
+func (t *sqlTx) LocalScan(ctx context.Context, kind string, fn func(id string, data []byte) error) error {
+	return t.scanFrom(ctx, "local_docs", kind, fn)
+}
+
+func (t *sqlTx) scanFrom(ctx context.Context, table, kind string, fn func(id string, data []byte) error) error {
+	rows, err := t.tx.QueryContext(ctx, t.s.q(`SELECT id, data FROM `+table+` WHERE kind = ? ORDER BY id`), kind)
 	if err != nil {
 		return err
 	}
@@ -322,7 +366,7 @@ func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 func (t *sqlTx) Head(ctx context.Context, node string) (Head, error) {
 	var h Head
 	var seq, hlc int64
-	err := t.tx.QueryRowContext(ctx, t.s.q(`SELECT seq, hash, hlc FROM events WHERE node = ? ORDER BY seq DESC LIMIT 1`), node).Scan(&seq, &h.Hash, &hlc)
+	err := t.queryRow(ctx, qHead, node).Scan(&seq, &h.Hash, &hlc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Head{}, nil
 	}
@@ -336,8 +380,20 @@ func (t *sqlTx) MaxHLC(ctx context.Context) (event.HLC, error) {
 	return event.HLC(h), err
 }
 
+// vectorQuery finds each node's highest sequence number with two index
+// look-ups per node (a loose index scan over the (node, seq) primary key),
+// on SQLite and PostgreSQL alike. The plain GROUP BY reads every event:
+// sync asks for the vector on every batch, and at a million events that
+// scan cost more than the batch itself.
+const vectorQuery = `WITH RECURSIVE n(node) AS (
+	SELECT (SELECT MIN(node) FROM events)
+	UNION ALL
+	SELECT (SELECT MIN(e.node) FROM events e WHERE e.node > n.node) FROM n WHERE n.node IS NOT NULL
+)
+SELECT node, (SELECT MAX(e.seq) FROM events e WHERE e.node = n.node) FROM n WHERE node IS NOT NULL`
+
 func (t *sqlTx) Vector(ctx context.Context) (map[string]uint64, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT node, MAX(seq) FROM events GROUP BY node`)
+	rows, err := t.tx.QueryContext(ctx, vectorQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -504,6 +560,15 @@ func (t *sqlTx) RemoveIndex(ctx context.Context, index, key, id string) error {
 func (t *sqlTx) InsertEvent(ctx context.Context, e *event.Event) error {
 	return t.exec(ctx, qInsertEvent,
 		e.Node, int64(e.Seq), int64(e.HLC), e.Actor, e.Kind, e.Subject, []byte(e.Body), e.Prev, e.Hash, e.Sig)
+}
+
+func (t *sqlTx) DeleteEventsAfter(ctx context.Context, node string, after uint64) (int, error) {
+	res, err := t.tx.ExecContext(ctx, t.s.q(`DELETE FROM events WHERE node = ? AND seq > ?`), node, int64(after))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (t *sqlTx) ResetProjections(ctx context.Context) error {

@@ -24,6 +24,9 @@ func bodyLimit(r *http.Request) int64 {
 	if (r.Method == http.MethodPost && r.URL.Path == "/route") || (r.Method == http.MethodPut && r.URL.Path == "/api/v1/route") {
 		return maxRouteBody
 	}
+	if isSyncProtocol(r) {
+		return maxSyncBody
+	}
 	return maxBody
 }
 

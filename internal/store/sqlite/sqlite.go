@@ -93,12 +93,22 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 		os.Chmod(path, 0o600)
 	}
 	params.Set("mode", "ro")
+	// query_only set once per reader connection: otherwise the driver
+	// turns it on and off around every read transaction, and each such
+	// PRAGMA expires every prepared statement of the connection (SQLite
+	// recompiles them on their next use).
+	params.Add("_pragma", "query_only(1)")
 	r, err := driver.Open(dsn + params.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database: %w", scrub(err, hexKey))
 	}
+	// Keep every reader open: database/sql's default of two idle
+	// connections would close and reopen the others under load, each
+	// reopening the file, reading the schema and preparing its statements
+	// again.
 	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
 	s, err := store.NewSQL(ctx, w, r, store.Dialect{
 		Name: "sqlite", Blob: "BLOB", AutoID: "INTEGER PRIMARY KEY", Text: "TEXT",
 		IsUnique: func(err error) bool {
