@@ -114,8 +114,13 @@ Start with:  caravana demo --serve`,
 		NewRebuildCommand(app),
 		NewVerifyCommand(app),
 		NewWipeCommand(app),
+		NewLinkCommand(app),
+		NewNodeCommand(app),
+		NewSyncCommand(app),
 	)
 	root.AddCommand(JourneyCommands(app)...)
+	root.AddCommand(TracingCommands(app)...)
+	root.AddCommand(NewConflictsCommand(app))
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

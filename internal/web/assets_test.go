@@ -14,7 +14,9 @@ import (
 
 	"caravana/internal/auth"
 	"caravana/internal/journey"
+	"caravana/internal/linkage"
 	"caravana/internal/registry"
+	"caravana/internal/tracing"
 )
 
 // TestCatalogues: both languages have the same keys, and every key a
@@ -94,6 +96,30 @@ func TestCatalogues(t *testing.T) {
 	for _, k := range []string{"err.code.required", "err.check", "err.code_format", "err.code.not_found", "err.not_found",
 		"error.rate_limited", "err.invalid", "err.unknown_stage", "err.no_checkpoint", "err.too_many", "err.too_old"} {
 		used[k] = "check-in refusals"
+	}
+	// Tracing: keys built from its lists, the engine's fields and levels,
+	// and the codes a redirect's ?done= may carry.
+	for prefix, keys := range map[string][]string{
+		"relation.":      tracing.Relations,
+		"trace.reason.":  tracing.WithdrawReasons,
+		"trace.outcome.": append(slices.Clone(tracing.Outcomes), "withdrawn"),
+		"trace.status.":  traceStatuses,
+		"trace.state.":   {"open", "closed"},
+		"trace.level.":   {"exact", "nickname", "phonetic", "similar", "partial", "swapped", "close", "disagree", "missing"},
+		"trace.done.":    {"reported", "confirmed", "linked", "rejected", "withdrawn"},
+		"trace.choose_":  {"candidate", "outcome", "reason"},
+		"dup.done.":      {"distinct", "merged"},
+		"dup.err.":       {"merged", "same"},
+	} {
+		for _, k := range keys {
+			used[prefix+k] = "tracing lists"
+		}
+	}
+	for _, f := range linkage.PersonFields {
+		used["trace.field."+f.Name] = "linkage fields"
+	}
+	for _, k := range []string{"err.reporter_code.unknown", "err.age.invalid"} {
+		used[k] = "tracing field errors"
 	}
 	for _, f := range append(slices.Clone(personFields), "age", "flags", "code") {
 		used["field."+f] = "person fields"

@@ -16,6 +16,7 @@ import (
 	"caravana/internal/auth"
 	"caravana/internal/journey"
 	"caravana/internal/registry"
+	"caravana/internal/tracing"
 )
 
 // httpError is an error with what the client is told: a status, a stable
@@ -77,6 +78,8 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusTooManyRequests, code: "rate_limited", msg: "too many failed attempts; try again later"}
 	case errors.Is(err, auth.ErrUserExists):
 		return &httpError{status: http.StatusConflict, code: "exists", msg: "username already taken"}
+	case errors.Is(err, tracing.ErrClosed):
+		return &httpError{status: http.StatusConflict, code: "closed", msg: "the report is already closed"}
 	}
 	return &httpError{status: errInternal.status, code: errInternal.code, msg: errInternal.msg, cause: err}
 }
@@ -148,12 +151,14 @@ var knownFields = func() map[string]bool {
 	m := map[string]bool{}
 	for _, v := range []any{registry.PersonInput{}, registry.Patch{}, loginRequest{}, searchRequest{},
 		apiHouseholdInput{}, apiMember{}, newUserRequest{}, checkinsRequest{}, routeRequest{}, foundRequest{},
-		leftRequest{}, rejoinRequest{}, journey.IncidentInput{}, journey.HazardInput{}} {
+		leftRequest{}, rejoinRequest{}, journey.IncidentInput{}, journey.HazardInput{}, tracing.ReportInput{},
+		confirmRequest{}, rejectRequest{}, withdrawRequest{}, distinctRequest{}, mergeRequest{}} {
 		collectFields(reflect.TypeOf(v), m)
 	}
 	// Query parameters and form-only fields that errors may name.
 	for _, k := range []string{"offset", "limit", "before", "actor", "record", "fields", "stage", "from", "to",
-		"names", "since", "until", "live", "kind", "place", "people", "file", "code", "person", "page"} {
+		"names", "since", "until", "live", "kind", "place", "people", "file", "code", "person", "page",
+		"status", "top", "min", "keep"} {
 		m[k] = true
 	}
 	return m

@@ -10,6 +10,7 @@ import (
 
 	"caravana/internal/auth"
 	"caravana/internal/store"
+	"caravana/internal/tracing"
 )
 
 // FuzzAPIBodies posts arbitrary bodies to every JSON endpoint that takes
@@ -19,6 +20,11 @@ func FuzzAPIBodies(f *testing.F) {
 	e := newEnv(f)
 	c := e.login(auth.Coordinator)
 	p := e.register(samplePerson("Fuzz", "Objetivo"))
+	q := e.register(samplePerson("Fuzz", "Doble"))
+	rep, _, err := e.n.Tracing.Report(context.Background(), auth.Operator("test"), tracing.ReportInput{GivenNames: "Fuzz", Surnames: "Objetivo"})
+	if err != nil {
+		f.Fatal(err)
+	}
 	h := e.s.Handler()
 	var paths = []struct{ method, path string }{
 		{"POST", "/api/v1/people"},
@@ -34,6 +40,12 @@ func FuzzAPIBodies(f *testing.F) {
 		{"POST", "/api/v1/incidents"},
 		{"POST", "/api/v1/hazards"},
 		{"PUT", "/api/v1/route"},
+		{"POST", "/api/v1/reports"},
+		{"POST", "/api/v1/reports/" + rep.ID + "/confirm"},
+		{"POST", "/api/v1/reports/" + rep.ID + "/reject"},
+		{"POST", "/api/v1/reports/" + rep.ID + "/withdraw"},
+		{"POST", "/api/v1/duplicates/distinct"},
+		{"POST", "/api/v1/people/" + p.ID + "/merge"},
 	}
 	for _, seed := range []string{
 		`{"given_names":"Ana","surname1":"Cruz","sex":"F","consent":{"registration":true}}`,
@@ -45,6 +57,9 @@ func FuzzAPIBodies(f *testing.F) {
 		`{"kind":"accident","severity":"low","lat":14.9,"lon":-92.2,"people":[{"code":"` + p.Code + `"}],"count":3}`,
 		`{"kind":"trap","stage":"tapachula","until":"2099-01-01T00:00:00Z"}`,
 		`{"stages":[{"name":"A","country":"HN","lat":1,"lon":1,"km":0},{"name":"B","country":"GT","lat":2,"lon":2,"km":5}]}`,
+		`{"given_names":"Chepe","surnames":"Objetivo","sex":"M","age":9,"birth_date":"2017-05-10","relation":"parent","reporter_code":"` + p.Code + `"}`,
+		`{"candidate":"person/` + p.ID + `","outcome":"reunited"}`, `{"candidate":"report/` + rep.ID + `"}`, `{"reason":"other"}`,
+		`{"a":"` + p.ID + `","b":"` + q.ID + `"}`, `{"duplicate":"` + q.ID + `"}`, `{"age":-1,"sex":"Q"}`,
 	} {
 		for i := range paths {
 			f.Add(uint8(i), []byte(seed))

@@ -21,6 +21,10 @@ const anonymous auth.Role = ""
 type fixtures struct {
 	person    registry.Person // never changed
 	household registry.Household
+	// duplicate is a second registration of person, and report an open
+	// report about her (see tracingFixtures).
+	duplicate registry.Person
+	report    string
 	n         int // counter for unique names
 }
 
@@ -87,9 +91,13 @@ var (
 )
 
 // newPerson registers a throwaway person for a request that changes one.
+// They do not consent to tracing, so the tracing routes see only their
+// own fixtures however many throwaway people earlier routes made.
 func newPerson(t *testing.T, e *env, f *fixtures) registry.Person {
 	f.n++
-	return e.register(samplePerson(fmt.Sprintf("Tmp%d", f.n), "Temporal"))
+	in := samplePerson(fmt.Sprintf("Tmp%d", f.n), "Temporal")
+	in.Consent.Tracing = false
+	return e.register(in)
 }
 
 func withPerson(t *testing.T, e *env, f *fixtures) map[string]string {
@@ -199,7 +207,10 @@ func routeTable(e *env) []route {
 			allow: coordOnly, prep: withUser},
 		{pattern: "GET /api/v1/openapi.json", path: "/api/v1/openapi.json", public: true, ok: 200},
 	}
-	return append(table, journeyRoutes(e, form, jsonBody)...)
+	table = append(table, journeyRoutes(e, form, jsonBody)...)
+	table = append(table, syncRoutes(form, jsonBody)...)
+	table = append(table, conflictRoutes(form)...)
+	return append(table, tracingRoutes(form, jsonBody)...)
 }
 
 func counter(t *testing.T, e *env, f *fixtures) map[string]string {
@@ -230,6 +241,7 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	journeyFixtures(t, e, f)
+	tracingFixtures(t, e, f)
 	table := routeTable(e)
 
 	// The table must cover every route the server registers, and only those.
@@ -255,7 +267,7 @@ func TestRoleMatrix(t *testing.T) {
 				if role != anonymous {
 					c = e.login(role)
 				}
-				vars := map[string]string{"person": f.person.ID, "household": f.household.ID}
+				vars := map[string]string{"person": f.person.ID, "household": f.household.ID, "report": f.report}
 				if rt.prep != nil {
 					for k, v := range rt.prep(t, e, f) {
 						vars[k] = v

@@ -17,7 +17,8 @@ import (
 // set of its own, so every page can define its own "content".
 var pageNames = []string{"login", "dashboard", "people", "person_form", "person", "card",
 	"households", "household_form", "household", "audit", "users", "error",
-	"journey_route", "journey_headcounts", "journey_checkin_choose", "journey_checkin", "journey_missing", "journey_timeline"}
+	"journey_route", "journey_headcounts", "journey_checkin_choose", "journey_checkin", "journey_missing", "journey_timeline",
+	"tracing", "tracing_form", "tracing_report", "duplicates", "sync", "conflicts"}
 
 var funcs = template.FuncMap{
 	"fmtcode": cardcode.Format,
@@ -106,6 +107,15 @@ func langPath(r *http.Request) string {
 		return "/timeline"
 	case strings.HasPrefix(p, "/missing/"):
 		return "/missing"
+	case p == "/tracing":
+		return "/tracing/new"
+	case strings.HasPrefix(p, "/tracing/"):
+		// /tracing/{id}/confirm and the other buttons: back to the report.
+		if i := strings.LastIndexByte(p, '/'); i > len("/tracing/") {
+			return p[:i]
+		}
+	case strings.HasPrefix(p, "/duplicates/"):
+		return "/duplicates"
 	}
 	return "/"
 }

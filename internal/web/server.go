@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"caravana/internal/node"
+	"caravana/internal/replication"
 )
 
 //go:embed templates/*.html static/app.css i18n/*.json openapi.json
@@ -47,7 +48,9 @@ type Server struct {
 	// code, much larger than codes': see newCheckinLimiter.
 	checkins *limiter
 	scans    *scanMemo // each session's last scans, for the check-in page
-	handler  http.Handler
+	// repl answers the node-to-node sync endpoints (/sync/v1/).
+	repl    *replication.Server
+	handler http.Handler
 	// patterns lists every route registered and apiRoutes the /api/v1 ones,
 	// so tests can hold the role matrix and OpenAPI document to all of them.
 	patterns  []string
@@ -83,6 +86,7 @@ func New(n *node.Node, opt Options) (*Server, error) {
 		return nil, fmt.Errorf("web: openapi.json is not valid JSON")
 	}
 	s.metrics = newMetrics()
+	s.repl = replication.NewServer(n, s.log)
 	s.routes()
 	s.handler = s.observe(s.secure(s.gzip(s.langSwitch(s.apiFallback(s.mux)))))
 	return s, nil
@@ -141,6 +145,27 @@ func (s *Server) routes() {
 	m.handle("POST /incidents", s.page(s.incidentCreate))
 	m.handle("POST /hazards", s.page(s.hazardCreate))
 	m.handle("POST /hazards/{id}/clear", s.page(s.hazardClear))
+	m.handle("GET /tracing", s.page(s.tracingList))
+	m.handle("GET /tracing/new", s.page(s.tracingNew))
+	m.handle("POST /tracing", s.page(s.tracingCreate))
+	m.handle("GET /tracing/{id}", s.page(s.tracingShow))
+	m.handle("POST /tracing/{id}/confirm", s.page(s.tracingConfirm))
+	m.handle("POST /tracing/{id}/reject", s.page(s.tracingReject))
+	m.handle("POST /tracing/{id}/withdraw", s.page(s.tracingWithdraw))
+	m.handle("GET /duplicates", s.page(s.duplicatesPage))
+	m.handle("POST /duplicates/distinct", s.page(s.duplicatesDistinct))
+	m.handle("POST /duplicates/merge", s.page(s.duplicatesMerge))
+	m.handle("GET /conflicts", s.page(s.conflictsPage))
+	m.handle("POST /conflicts/resolve", s.page(s.conflictResolve))
+	m.handle("POST /conflicts/review", s.page(s.conflictReview))
+	m.handle("POST /conflicts/disable-user", s.page(s.conflictDisableUser))
+	m.handle("GET /sync", s.page(s.syncPage))
+	m.handle("POST /sync/nodes/{id}/revoke", s.page(s.syncRevoke))
+
+	// Node-to-node sync: signed by node keys, no session (see replication).
+	m.handle("POST "+replication.PathPull, s.repl.Pull)
+	m.handle("POST "+replication.PathPush, s.repl.Push)
+	m.handle("POST "+replication.PathJoin, s.repl.Join)
 
 	// JSON API.
 	s.api("POST /api/v1/session", s.apiLogin, public)
@@ -178,6 +203,17 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/hazards", s.apiHazardCreate, 0)
 	s.api("POST /api/v1/hazards/{id}/clear", s.apiHazardClear, 0)
 	s.api("GET /api/v1/timeline", s.apiTimeline, 0)
+	s.api("POST /api/v1/reports", s.apiReportCreate, 0)
+	s.api("GET /api/v1/reports", s.apiReports, 0)
+	s.api("GET /api/v1/reports/{id}", s.apiReportGet, 0)
+	s.api("GET /api/v1/reports/{id}/matches", s.apiReportMatches, 0)
+	s.api("POST /api/v1/reports/{id}/confirm", s.apiReportConfirm, 0)
+	s.api("POST /api/v1/reports/{id}/reject", s.apiReportReject, 0)
+	s.api("POST /api/v1/reports/{id}/withdraw", s.apiReportWithdraw, 0)
+	s.api("GET /api/v1/duplicates", s.apiDuplicates, 0)
+	s.api("POST /api/v1/duplicates/distinct", s.apiDuplicatesDistinct, 0)
+	s.api("POST /api/v1/people/{id}/merge", s.apiPersonMerge, 0)
+	s.api("GET /api/v1/sync", s.apiSync, 0)
 	s.api("GET /api/v1/openapi.json", s.apiOpenAPI, public)
 }
 
@@ -202,7 +238,7 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 // errors instead of the mux's plain-text ones.
 func (s *Server) apiFallback(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
+		if !strings.HasPrefix(r.URL.Path, "/api/") && !isSyncProtocol(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

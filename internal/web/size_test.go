@@ -20,6 +20,7 @@ import (
 	"caravana/internal/demo"
 	"caravana/internal/ledger"
 	"caravana/internal/registry"
+	"caravana/internal/tracing"
 )
 
 var (
@@ -159,6 +160,52 @@ func TestPageSizes(t *testing.T) {
 		"/missing?stage=tecun-uman", "/missing?page=2"} {
 		check(path, v.gzipGet(path))
 	}
+	// Tracing: a full page of open reports, a report with ten candidates
+	// among many look-alikes, the form, and a full page of duplicates
+	// (people registered twice at two desks).
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 12 {
+		e.traced("María José", "Hernández", "López", "F", fmt.Sprintf("2015-%02d-%02d", 1+i, 1+2*i), "Choloma")
+	}
+	for range dupPerPage + 5 {
+		given, s1, s2 := givenNames[rng.IntN(len(givenNames))], surnames[rng.IntN(len(surnames))], surnames[rng.IntN(len(surnames))]
+		birth, town := fmt.Sprintf("%d-%02d-%02d", 1950+rng.IntN(60), 1+rng.IntN(12), 1+rng.IntN(28)), towns[rng.IntN(len(towns))]
+		e.traced(given, s1, s2, "F", birth, town)
+		e.traced(given, s1, s2, "F", birth, town)
+	}
+	var rep string
+	for i := range tracingPerPage + 5 {
+		age := 5 + rng.IntN(60)
+		in := tracing.ReportInput{GivenNames: givenNames[rng.IntN(len(givenNames))], Surnames: surnames[rng.IntN(len(surnames))],
+			Sex: []string{"F", "M"}[rng.IntN(2)], Age: &age, OriginTown: towns[rng.IntN(len(towns))], Relation: "sibling",
+			ReporterName: "Reina Esperanza Mejía", ReporterContact: "+504 9999-0000", LastSeenPlace: "Puente Rodolfo Robles",
+			Notes: "Llevaba una mochila azul y gorra roja."}
+		if i == 0 {
+			in.GivenNames, in.Surnames, in.Sex, in.OriginTown = "María José", "Hernández López", "F", "Choloma"
+			*in.Age = ageToday(t, "2015-06-01")
+		}
+		r, _, err := e.n.Tracing.Report(context.Background(), auth.Operator("test"), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			rep = r.ID
+		}
+	}
+	tr10 := v.gzipGet("/tracing/" + rep)
+	if n := strings.Count(tr10.body, `<li class="cand`); n != 10 {
+		t.Errorf("the measured report shows %d candidates, want 10", n)
+	}
+	check("/tracing/{id} (10 candidates)", tr10)
+	dups := v.gzipGet("/duplicates")
+	if n := strings.Count(dups.body, `<section class="dup">`); n != dupPerPage {
+		t.Errorf("the measured duplicates page shows %d pairs, want %d", n, dupPerPage)
+	}
+	check("/duplicates", dups)
+	for _, path := range []string{"/tracing", "/tracing?status=all&page=2", "/tracing/new"} {
+		check(path, v.gzipGet(path))
+	}
+	check("/duplicates (coordinator)", c.gzipGet("/duplicates"))
 	miss := v.gzipGet("/missing")
 	if !strings.Contains(miss.body, "niña/o sola/o") {
 		t.Errorf("the demo's missing list has no child alone first")
