@@ -239,21 +239,10 @@ func (s *Service) ResolveField(ctx context.Context, p auth.Principal, id, field,
 		return Person{}, ValidationError{{Field: "field", Code: "no_conflict", Message: "has no open conflict"}}
 	}
 	// Validate the value the way an update would.
-	cur, err := s.open(doc, auth.Principal{Role: auth.Coordinator})
+	in, set, _, err := s.currentInput(doc)
 	if err != nil {
 		return Person{}, err
 	}
-	in := PersonInput{GivenNames: cur.GivenNames, Surname1: cur.Surname1, Surname2: cur.Surname2, Sex: cur.Sex,
-		BirthDate: cur.BirthDate, Nationality: cur.Nationality, OriginTown: cur.OriginTown, Phone: cur.Phone,
-		Notes: cur.Notes, Flags: cur.Flags}
-	all := in.fields()
-	if _, ok := all[field]; !ok || field == auth.FieldFlags {
-		return Person{}, ValidationError{{Field: "field", Code: "unknown", Message: "is not a field that can be resolved this way"}}
-	}
-	set := map[string]*string{auth.FieldGivenNames: &in.GivenNames, auth.FieldSurname1: &in.Surname1,
-		auth.FieldSurname2: &in.Surname2, auth.FieldSex: &in.Sex, auth.FieldBirthDate: &in.BirthDate,
-		auth.FieldNationality: &in.Nationality, auth.FieldOriginTown: &in.OriginTown, auth.FieldPhone: &in.Phone,
-		auth.FieldNotes: &in.Notes}
 	ptr, ok := set[field]
 	if !ok {
 		return Person{}, ValidationError{{Field: "field", Code: "unknown", Message: "is not a field that can be resolved this way"}}

@@ -231,18 +231,11 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		return Person{}, err
 	}
 	// Validate the patch as a whole record: current values overlaid with the patch.
-	cur, err := s.open(doc, auth.Principal{Role: auth.Coordinator})
+	in, set, cur, err := s.currentInput(doc)
 	if err != nil {
 		return Person{}, err
 	}
-	in := PersonInput{GivenNames: cur.GivenNames, Surname1: cur.Surname1, Surname2: cur.Surname2, Sex: cur.Sex,
-		BirthDate: cur.BirthDate, Nationality: cur.Nationality, OriginTown: cur.OriginTown, Phone: cur.Phone,
-		Notes: cur.Notes, Flags: cur.Flags}
 	var v ValidationError
-	set := map[string]*string{auth.FieldGivenNames: &in.GivenNames, auth.FieldSurname1: &in.Surname1,
-		auth.FieldSurname2: &in.Surname2, auth.FieldSex: &in.Sex, auth.FieldBirthDate: &in.BirthDate,
-		auth.FieldNationality: &in.Nationality, auth.FieldOriginTown: &in.OriginTown, auth.FieldPhone: &in.Phone,
-		auth.FieldNotes: &in.Notes}
 	changed := map[string]bool{}
 	for f, val := range patch.Fields {
 		ptr, ok := set[f]
@@ -305,6 +298,23 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		return Person{}, fmt.Errorf("update: %w", err)
 	}
 	return out, nil
+}
+
+// currentInput is a person's current record as input, with a pointer to
+// each text field by name, for a change validated as a whole record.
+func (s *Service) currentInput(doc personDoc) (*PersonInput, map[string]*string, Person, error) {
+	cur, err := s.open(doc, auth.Principal{Role: auth.Coordinator})
+	if err != nil {
+		return nil, nil, Person{}, err
+	}
+	in := &PersonInput{GivenNames: cur.GivenNames, Surname1: cur.Surname1, Surname2: cur.Surname2, Sex: cur.Sex,
+		BirthDate: cur.BirthDate, Nationality: cur.Nationality, OriginTown: cur.OriginTown, Phone: cur.Phone,
+		Notes: cur.Notes, Flags: cur.Flags}
+	set := map[string]*string{auth.FieldGivenNames: &in.GivenNames, auth.FieldSurname1: &in.Surname1,
+		auth.FieldSurname2: &in.Surname2, auth.FieldSex: &in.Sex, auth.FieldBirthDate: &in.BirthDate,
+		auth.FieldNationality: &in.Nationality, auth.FieldOriginTown: &in.OriginTown, auth.FieldPhone: &in.Phone,
+		auth.FieldNotes: &in.Notes}
+	return in, set, cur, nil
 }
 
 // ReissueCard gives a person a new card code (the old card was lost or
