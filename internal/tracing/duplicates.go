@@ -35,6 +35,7 @@ func (s *Service) Duplicates(ctx context.Context, p auth.Principal, min float64,
 	if err := s.m.catchUp(ctx); err != nil {
 		return nil, err
 	}
+	s.m.waitFitted(ctx)
 	var distinct map[string]bool
 	if err := s.st.View(ctx, func(tx store.ReadTx) error {
 		distinct = map[string]bool{}

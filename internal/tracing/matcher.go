@@ -35,11 +35,30 @@ type matcher struct {
 	// refit starts in the background once the registry grows by a quarter.
 	fittedAt int
 	fitting  bool
+	// firstFit is closed when the first fit ends (or is not needed):
+	// until then the prior model would rank differently from the fitted
+	// one, so queries wait for it (a short wait, once per process).
+	firstFit     chan struct{}
+	firstFitOnce sync.Once
+}
+
+// maxFitWait bounds how long a query waits for the first fit.
+const maxFitWait = 30 * time.Second
+
+// waitFitted waits for the first fit of this process, if one is running.
+func (m *matcher) waitFitted(ctx context.Context) {
+	t := time.NewTimer(maxFitWait)
+	defer t.Stop()
+	select {
+	case <-m.firstFit:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func newMatcher(s *Service, log *slog.Logger) *matcher {
 	return &matcher{svc: s, log: log, people: linkage.NewIndex(linkage.PersonFields),
-		reports: linkage.NewIndex(linkage.PersonFields)}
+		reports: linkage.NewIndex(linkage.PersonFields), firstFit: make(chan struct{})}
 }
 
 // catchUp brings both indexes up to the log's current state.
@@ -166,6 +185,9 @@ func (m *matcher) loadReports(ctx context.Context, ids []string) error {
 // enough since the last fit. The caller holds m.mu.
 func (m *matcher) maybeFit() {
 	n := m.people.Len()
+	if n < minFitPeople && !m.fitting {
+		m.firstFitOnce.Do(func() { close(m.firstFit) }) // too few to fit: the prior it is
+	}
 	if m.fitting || n < minFitPeople || (m.fittedAt > 0 && n*4 < m.fittedAt*5) {
 		return
 	}
@@ -175,6 +197,7 @@ func (m *matcher) maybeFit() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.fitting = false
+		m.firstFitOnce.Do(func() { close(m.firstFit) })
 		if err != nil {
 			m.log.Warn("tracing: fitting the match model failed; the previous model stays", "err", err)
 			return

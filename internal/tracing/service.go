@@ -180,6 +180,7 @@ func (s *Service) candidates(ctx context.Context, p auth.Principal, r Report, k 
 	if err := s.m.catchUp(ctx); err != nil {
 		return nil, err
 	}
+	s.m.waitFitted(ctx)
 	rec := reportRecord(r, s.now())
 	rejected := func(ref string) bool { _, ok := slices.BinarySearch(r.Rejected, ref); return ok }
 	var out []Candidate
@@ -316,6 +317,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, status string, off
 	if err := s.m.catchUp(ctx); err != nil {
 		return nil, 0, err
 	}
+	s.m.waitFitted(ctx)
 	out := make([]ReportSummary, 0, len(docs))
 	var audit []store.AuditEntry
 	now := s.now()
