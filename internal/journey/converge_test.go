@@ -9,19 +9,14 @@ package journey
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"caravana/internal/event"
-	"caravana/internal/ledger"
+	"caravana/internal/projtest"
 	"caravana/internal/store"
-	"caravana/internal/store/sqlite"
 )
 
 var (
@@ -31,27 +26,8 @@ var (
 	genHazards = []string{"h1", "h2"}
 )
 
-type eventGen struct {
-	seq map[string]uint64
-	ms  map[string]int64
-}
-
-// next stamps an event the way a node would: gap-free sequence numbers and
-// increasing HLCs per node, with small steps so nodes often tie on HLC.
-func (g *eventGen) next(t *rapid.T, kind, subject string, body any) *event.Event {
-	node := rapid.SampledFrom(genNodes).Draw(t, "node")
-	g.seq[node]++
-	g.ms[node] += int64(rapid.IntRange(1, 3).Draw(t, "step"))
-	data, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &event.Event{Node: node, Seq: g.seq[node], HLC: event.MakeHLC(1_540_000_000_000+g.ms[node], 0),
-		Actor: "u-" + node, Kind: kind, Subject: subject, Body: data}
-}
-
 func genEvents(t *rapid.T) []*event.Event {
-	g := &eventGen{seq: map[string]uint64{}, ms: map[string]int64{}}
+	g := projtest.NewGen(genNodes, nil)
 	n := rapid.IntRange(1, 24).Draw(t, "events")
 	var out []*event.Event
 	for range n {
@@ -65,28 +41,28 @@ func genEvents(t *rapid.T) []*event.Event {
 			if rapid.Bool().Draw(t, "has at") {
 				at = int64(rapid.IntRange(1, 1000).Draw(t, "at"))
 			}
-			e = g.next(t, kind, "person/"+person, checkinBody{Person: person, Stage: stage, At: at})
+			e = g.Next(t, kind, "person/"+person, checkinBody{Person: person, Stage: stage, At: at})
 		case KindLeft:
-			e = g.next(t, kind, "person/"+person, statusBody{Person: person,
+			e = g.Next(t, kind, "person/"+person, statusBody{Person: person,
 				Reason: rapid.SampledFrom(LeftReasons).Draw(t, "reason"), Stage: stage})
 		case KindRejoined:
-			e = g.next(t, kind, "person/"+person, statusBody{Person: person})
+			e = g.Next(t, kind, "person/"+person, statusBody{Person: person})
 		case KindRouteSet:
 			k := rapid.IntRange(2, 3).Draw(t, "stages")
 			var st []Stage
 			for i := range k {
 				st = append(st, Stage{ID: genStages[i], Name: strings.ToUpper(genStages[i]), Country: "MX", Lat: float64(i), Lon: float64(i), Km: float64(10 * i)})
 			}
-			e = g.next(t, kind, routeSubject, routeBody{Stages: st})
+			e = g.Next(t, kind, routeSubject, routeBody{Stages: st})
 		case KindHazard:
-			e = g.next(t, kind, "hazard/"+rapid.SampledFrom(genHazards).Draw(t, "hazard"),
+			e = g.Next(t, kind, "hazard/"+rapid.SampledFrom(genHazards).Draw(t, "hazard"),
 				hazardBody{Kind: rapid.SampledFrom(HazardKinds).Draw(t, "hkind"), Stage: stage, From: 1, Until: int64(rapid.IntRange(2, 9).Draw(t, "until"))})
 		case KindHazardCleared:
-			e = g.next(t, kind, "hazard/"+rapid.SampledFrom(genHazards).Draw(t, "hazard"), struct{}{})
+			e = g.Next(t, kind, "hazard/"+rapid.SampledFrom(genHazards).Draw(t, "hazard"), struct{}{})
 		case KindIncident:
 			// Two records of one incident id only happen on a replay; the
 			// projection must still not depend on order.
-			e = g.next(t, kind, "incident/"+rapid.SampledFrom([]string{"i1", "i2"}).Draw(t, "incident"),
+			e = g.Next(t, kind, "incident/"+rapid.SampledFrom([]string{"i1", "i2"}).Draw(t, "incident"),
 				incidentBody{Kind: rapid.SampledFrom(IncidentKinds).Draw(t, "ikind"), Severity: "low", Stage: stage, People: []string{person}, Count: 1})
 		}
 		out = append(out, e)
@@ -98,57 +74,16 @@ func genEvents(t *rapid.T) []*event.Event {
 	return out
 }
 
-var storeSeq atomic.Int64
-
-type fataler interface {
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-}
-
 type snapshot struct {
 	hash string
 	docs map[string]string // kind/id -> data
 }
 
-func project(t fataler, dir string, evs []*event.Event) snapshot {
-	ctx := context.Background()
-	path := filepath.Join(dir, fmt.Sprintf("s%d", storeSeq.Add(1)))
-	if err := os.MkdirAll(path, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(path)
-	st, err := sqlite.Open(ctx, filepath.Join(path, sqlite.FileName), strings.Repeat("6b", 32), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	proj := ledger.NewProjector()
-	Register(proj)
-	err = st.Update(ctx, func(tx store.Tx) error {
-		for _, e := range evs {
-			if err := proj.Apply(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+func project(t projtest.Fataler, dir string, evs []*event.Event) snapshot {
 	snap := snapshot{docs: map[string]string{}}
-	err = st.View(ctx, func(tx store.ReadTx) error {
-		var err error
-		if snap.hash, err = ledger.StateHash(ctx, tx); err != nil {
-			return err
-		}
-		return tx.EachDoc(ctx, func(kind, id string, data []byte) error {
-			snap.docs[kind+"/"+id] = string(data)
-			return nil
-		})
+	snap.hash = projtest.Apply(t, dir, Register, evs, func(ctx context.Context, tx store.ReadTx) error {
+		return projtest.Docs(ctx, tx, snap.docs)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return snap
 }
 

@@ -9,20 +9,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"caravana/internal/event"
-	"caravana/internal/ledger"
 	"caravana/internal/names"
+	"caravana/internal/projtest"
 	"caravana/internal/store"
-	"caravana/internal/store/sqlite"
 )
 
 var (
@@ -33,27 +29,7 @@ var (
 	rolePool  = []string{"head", "spouse", "child", "other"}
 )
 
-// eventGen hands out events the way nodes make them: per node, gap-free
-// sequence numbers and strictly increasing HLCs. Steps are small, so events
-// of different nodes often share an HLC and the node id breaks the tie.
-type eventGen struct {
-	seq map[string]uint64
-	ms  map[string]int64
-}
-
-func newEventGen() *eventGen { return &eventGen{seq: map[string]uint64{}, ms: map[string]int64{}} }
-
-func (g *eventGen) next(t *rapid.T, kind, subject string, body any) *event.Event {
-	node := rapid.SampledFrom(genNodes).Draw(t, "node")
-	g.seq[node]++
-	g.ms[node] += int64(rapid.IntRange(1, 3).Draw(t, "step"))
-	data, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &event.Event{Node: node, Seq: g.seq[node], HLC: event.MakeHLC(1_540_000_000_000+g.ms[node], 0),
-		Actor: rapid.SampledFrom(genActors).Draw(t, "actor"), Kind: kind, Subject: subject, Body: data}
-}
+func newEventGen() *projtest.Gen { return projtest.NewGen(genNodes, genActors) }
 
 // nameKeys stands in for the blind index: the projection only files keys.
 func nameKeys(v string) []string {
@@ -85,7 +61,7 @@ func genPersonEvents(t *rapid.T) []*event.Event {
 			// Merged into the other one, or (concurrently, on another
 			// node) into a third.
 			into := rapid.SampledFrom([]string{map[string]string{"p1": "p2", "p2": "p1"}[person], "p3"}).Draw(t, "into")
-			out = append(out, g.next(t, kind, subject, personBody{MergedInto: into}))
+			out = append(out, g.Next(t, kind, subject, personBody{MergedInto: into}))
 			continue
 		}
 		body := personBody{Fields: map[string]string{}, Index: map[string][]string{}}
@@ -117,7 +93,7 @@ func genPersonEvents(t *rapid.T) []*event.Event {
 		if kind == KindPersonRegistered || rapid.Bool().Draw(t, "consent") {
 			body.Consent = &Consent{Registration: rapid.Bool().Draw(t, "reg"), Tracing: rapid.Bool().Draw(t, "tracing")}
 		}
-		out = append(out, g.next(t, kind, subject, body))
+		out = append(out, g.Next(t, kind, subject, body))
 	}
 	return out
 }
@@ -155,7 +131,7 @@ func genHouseholdEvents(t *rapid.T) []*event.Event {
 				body.Members = append(body.Members, Member{Person: p, Role: rapid.SampledFrom(rolePool).Draw(t, "role")})
 			}
 		}
-		e := g.next(t, kind, subject, body)
+		e := g.Next(t, kind, subject, body)
 		for i := range body.Members {
 			tags[subject] = append(tags[subject], fmt.Sprintf("%s#%d", e.ID(), i))
 		}
@@ -175,47 +151,10 @@ type snapshot struct {
 	households map[string]householdDoc
 }
 
-var storeSeq atomic.Int64
-
-// fataler is what project needs of *testing.T and *rapid.T.
-type fataler interface {
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-}
-
-// project applies evs, in that order, to a fresh store and reads back the state.
-func project(t fataler, dir string, evs []*event.Event, keys map[string][]string) snapshot {
-	ctx := context.Background()
-	path := filepath.Join(dir, fmt.Sprintf("s%d", storeSeq.Add(1)))
-	if err := os.MkdirAll(path, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(path)
-	st, err := sqlite.Open(ctx, filepath.Join(path, sqlite.FileName), strings.Repeat("5a", 32), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	proj := ledger.NewProjector()
-	Register(proj)
-	err = st.Update(ctx, func(tx store.Tx) error {
-		for _, e := range evs {
-			if err := proj.Apply(ctx, tx, e); err != nil {
-				return fmt.Errorf("apply %s %s: %w", e.ID(), e.Kind, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+func project(t projtest.Fataler, dir string, evs []*event.Event, keys map[string][]string) snapshot {
 	snap := snapshot{index: map[string][]string{}, people: map[string]personDoc{}, glances: map[string]glanceDoc{},
 		households: map[string]householdDoc{}}
-	err = st.View(ctx, func(tx store.ReadTx) error {
-		var err error
-		if snap.hash, err = ledger.StateHash(ctx, tx); err != nil {
-			return err
-		}
+	snap.hash = projtest.Apply(t, dir, Register, evs, func(ctx context.Context, tx store.ReadTx) error {
 		for idx, ks := range keys {
 			for _, k := range ks {
 				ids, err := tx.Lookup(ctx, idx, k)
@@ -254,9 +193,6 @@ func project(t fataler, dir string, evs []*event.Event, keys map[string][]string
 			return nil
 		})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return snap
 }
 

@@ -9,19 +9,14 @@ package tracing
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"caravana/internal/event"
-	"caravana/internal/ledger"
+	"caravana/internal/projtest"
 	"caravana/internal/store"
-	"caravana/internal/store/sqlite"
 )
 
 var (
@@ -30,25 +25,8 @@ var (
 	genPeople  = []string{"p1", "p2", "p3"}
 )
 
-type eventGen struct {
-	seq map[string]uint64
-	ms  map[string]int64
-}
-
-func (g *eventGen) next(t *rapid.T, kind, subject string, body any) *event.Event {
-	node := rapid.SampledFrom(genNodes).Draw(t, "node")
-	g.seq[node]++
-	g.ms[node] += int64(rapid.IntRange(1, 3).Draw(t, "step"))
-	data, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &event.Event{Node: node, Seq: g.seq[node], HLC: event.MakeHLC(1_540_000_000_000+g.ms[node], 0),
-		Actor: "u-" + node, Kind: kind, Subject: subject, Body: data}
-}
-
 func genEvents(t *rapid.T) []*event.Event {
-	g := &eventGen{seq: map[string]uint64{}, ms: map[string]int64{}}
+	g := projtest.NewGen(genNodes, nil)
 	var out []*event.Event
 	for range rapid.IntRange(1, 20).Draw(t, "events") {
 		rep := rapid.SampledFrom(genReports).Draw(t, "report")
@@ -57,23 +35,23 @@ func genEvents(t *rapid.T) []*event.Event {
 		switch kind := rapid.SampledFrom([]string{KindReported, KindReported, KindRejected, KindLinked, KindConfirmed,
 			KindWithdrawn, KindDistinct}).Draw(t, "kind"); kind {
 		case KindReported:
-			e = g.next(t, kind, reportEntity(rep), reportBody{Fields: map[string]string{FieldGivenNames: "sealed-" + rep}})
+			e = g.Next(t, kind, reportEntity(rep), reportBody{Fields: map[string]string{FieldGivenNames: "sealed-" + rep}})
 		case KindRejected:
-			e = g.next(t, kind, reportEntity(rep), decisionBody{Candidate: "person/" + per})
+			e = g.Next(t, kind, reportEntity(rep), decisionBody{Candidate: "person/" + per})
 		case KindLinked:
-			e = g.next(t, kind, reportEntity(rep), decisionBody{Candidate: reportEntity(rapid.SampledFrom(genReports).Draw(t, "other"))})
+			e = g.Next(t, kind, reportEntity(rep), decisionBody{Candidate: reportEntity(rapid.SampledFrom(genReports).Draw(t, "other"))})
 		case KindConfirmed:
-			e = g.next(t, kind, reportEntity(rep), decisionBody{Candidate: "person/" + per,
+			e = g.Next(t, kind, reportEntity(rep), decisionBody{Candidate: "person/" + per,
 				Outcome: rapid.SampledFrom(Outcomes).Draw(t, "outcome")})
 		case KindWithdrawn:
-			e = g.next(t, kind, reportEntity(rep), decisionBody{Reason: "other"})
+			e = g.Next(t, kind, reportEntity(rep), decisionBody{Reason: "other"})
 		case KindDistinct:
 			other := rapid.SampledFrom(genPeople).Draw(t, "other")
 			if other == per {
 				continue
 			}
 			a, b := min(per, other), max(per, other)
-			e = g.next(t, kind, "person/"+a, distinctBody{People: []string{a, b}})
+			e = g.Next(t, kind, "person/"+a, distinctBody{People: []string{a, b}})
 		}
 		out = append(out, e)
 		if rapid.IntRange(0, 9).Draw(t, "dup") == 0 {
@@ -83,43 +61,14 @@ func genEvents(t *rapid.T) []*event.Event {
 	return out
 }
 
-var storeSeq atomic.Int64
-
 type snapshot struct {
 	hash string
 	docs map[string]string
 }
 
 func project(t *rapid.T, dir string, evs []*event.Event) snapshot {
-	ctx := context.Background()
-	path := filepath.Join(dir, fmt.Sprintf("s%d", storeSeq.Add(1)))
-	if err := os.MkdirAll(path, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(path)
-	st, err := sqlite.Open(ctx, filepath.Join(path, sqlite.FileName), strings.Repeat("6b", 32), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	proj := ledger.NewProjector()
-	Register(proj)
-	if err := st.Update(ctx, func(tx store.Tx) error {
-		for _, e := range evs {
-			if err := proj.Apply(ctx, tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 	snap := snapshot{docs: map[string]string{}}
-	if err := st.View(ctx, func(tx store.ReadTx) error {
-		var err error
-		if snap.hash, err = ledger.StateHash(ctx, tx); err != nil {
-			return err
-		}
+	snap.hash = projtest.Apply(t, dir, Register, evs, func(ctx context.Context, tx store.ReadTx) error {
 		for _, idx := range []string{idxOpen, idxClosed} {
 			ids, err := tx.Range(ctx, idx, false, 0, 0)
 			if err != nil {
@@ -127,13 +76,8 @@ func project(t *rapid.T, dir string, evs []*event.Event) snapshot {
 			}
 			snap.docs["index/"+idx] = strings.Join(ids, ",")
 		}
-		return tx.EachDoc(ctx, func(kind, id string, data []byte) error {
-			snap.docs[kind+"/"+id] = string(data)
-			return nil
-		})
-	}); err != nil {
-		t.Fatal(err)
-	}
+		return projtest.Docs(ctx, tx, snap.docs)
+	})
 	return snap
 }
 
