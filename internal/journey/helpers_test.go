@@ -5,35 +5,22 @@ import (
 	"slices"
 	"testing"
 
-	"caravana/internal/auth"
-	"caravana/internal/crypto"
 	"caravana/internal/node"
 	"caravana/internal/registry"
 	"caravana/internal/store"
+	"caravana/internal/testnode"
 )
-
-// testKDF is a cheap Argon2id setting, set explicitly by tests only.
-var testKDF = crypto.KDFParams{MemoryKiB: 1024, Time: 1, Threads: 1}
 
 var (
 	ctx    = context.Background()
-	coord  = auth.Principal{UserID: "u-coord", Username: "carmen", Role: auth.Coordinator}
-	vol    = auth.Principal{UserID: "u-vol", Username: "victor", Role: auth.Volunteer}
-	legal  = auth.Principal{UserID: "u-legal", Username: "lucia", Role: auth.Legal}
-	medic  = auth.Principal{UserID: "u-medic", Username: "mateo", Role: auth.Medic}
-	nobody = auth.Principal{UserID: "u-none", Username: "member", Role: "member"}
+	coord  = testnode.Coord
+	vol    = testnode.Vol
+	legal  = testnode.Legal
+	medic  = testnode.Medic
+	nobody = testnode.Nobody
 )
 
-func newNode(t testing.TB) *node.Node {
-	t.Helper()
-	cfg := node.Config{Dir: t.TempDir(), Passphrase: "correct horse battery", KDF: testKDF, PasswordKDF: testKDF}
-	n, err := node.Init(ctx, cfg, node.InitOptions{Name: "test", AdminUser: "ana", AdminPassword: "long enough pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return n
-}
+func newNode(t testing.TB) *node.Node { return testnode.New(t) }
 
 func register(t testing.TB, n *node.Node, given, surname, sex, birth string, flags ...string) registry.Person {
 	t.Helper()
