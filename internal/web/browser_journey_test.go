@@ -45,24 +45,8 @@ func TestBrowserCheckins(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
+	d := driver{t, ctx}
+	step, text := d.step, d.text
 	eval := func(js string) string {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)

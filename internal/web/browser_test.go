@@ -45,6 +45,50 @@ func shotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// driver runs the steps of a browser test, each with its own timeout, and
+// fails the test with the step's name.
+type driver struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (d driver) step(name string, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	sctx, cancel := context.WithTimeout(d.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		d.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// text is the trimmed text of the element sel.
+func (d driver) text(sel string) string {
+	d.t.Helper()
+	sctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		d.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// shot saves a full-page screenshot as name (see shotDir).
+func (d driver) shot(name string) {
+	d.t.Helper()
+	sctx, cancel := context.WithTimeout(d.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		d.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(shotDir(d.t), name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Logf("screenshot: %s", p)
+}
+
 // TestBrowserRegisterAndFind drives the real UI (which has no JavaScript)
 // in headless Chromium on a phone-sized screen: log in, register through the form,
 // find the person by an accent-free name and by card code, open the person
@@ -53,38 +97,9 @@ func TestBrowserRegisterAndFind(t *testing.T) {
 	ctx := browser(t)
 	e := newEnv(t)
 	base := e.srv.URL
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	shot := func(name string) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		p := filepath.Join(shotDir(t), name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
+	d := driver{t, ctx}
+	step, text := d.step, d.text
+	shot := d.shot
 
 	// Chromium asks for English; the switch link's ?lang=es sets Spanish.
 	step("log in",
