@@ -24,3 +24,6 @@ func LimitHashCost(tb testing.TB, p crypto.KDFParams) {
 
 // MaxHashCost is the production bound.
 func MaxHashCost() crypto.KDFParams { return maxHashKDF }
+
+// TokenKey is the key a session token is stored under.
+func TokenKey(token string) string { return tokenKey(token) }

@@ -185,51 +185,55 @@ func (s *Service) Login(ctx context.Context, th *Throttle, username, password, a
 
 // Authenticate resolves a session token to its principal, enforcing the idle
 // and absolute timeouts and the user's current role and status. The session
-// and its user are read in one snapshot (one read transaction per request):
-// a logged-out session or a disabled user fails at once, nothing is cached.
+// and its user are read in one snapshot and kept for a moment (see
+// sessionCache): a logout or a change to any user in this process takes
+// effect at once; a change made by another process (the CLI while the
+// server runs) within sessionTTL.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, Session, error) {
 	if token == "" {
 		return Principal{}, Session{}, ErrSessionExpired
 	}
 	key := tokenKey(token)
-	var sess Session
-	var u User
-	var userErr error
-	err := s.st.View(ctx, func(tx store.ReadTx) error {
-		data, err := tx.LocalGet(ctx, "session", key)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(data, &sess); err != nil {
-			return err
-		}
-		data, err = tx.Get(ctx, "user", sess.UserID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			userErr = ErrUserNotFound
-			return nil
-		case err != nil:
-			return err
-		}
-		var d userDoc
-		if err := json.Unmarshal(data, &d); err != nil {
-			return err
-		}
-		u = toUser(d)
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, Session{}, ErrSessionExpired
-	}
-	if err != nil {
-		return Principal{}, Session{}, err
-	}
 	now := s.now()
-	if now.Sub(sess.Seen) > s.Idle || now.Sub(sess.Created) > s.Absolute {
-		s.Logout(ctx, token)
-		return Principal{}, Session{}, ErrSessionExpired
+	sess, u, ok := s.sessions.get(key, now)
+	if !ok {
+		gen := userGen.Load()
+		var userErr error
+		err := s.st.View(ctx, func(tx store.ReadTx) error {
+			data, err := tx.LocalGet(ctx, "session", key)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(data, &sess); err != nil {
+				return err
+			}
+			data, err = tx.Get(ctx, "user", sess.UserID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				userErr = ErrUserNotFound
+				return nil
+			case err != nil:
+				return err
+			}
+			var d userDoc
+			if err := json.Unmarshal(data, &d); err != nil {
+				return err
+			}
+			u = toUser(d)
+			return nil
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, Session{}, ErrSessionExpired
+		}
+		if err != nil {
+			return Principal{}, Session{}, err
+		}
+		if userErr != nil {
+			u.Disabled = true
+		}
+		s.sessions.put(key, sess, u, gen, now)
 	}
-	if userErr != nil || u.Disabled {
+	if now.Sub(sess.Seen) > s.Idle || now.Sub(sess.Created) > s.Absolute || u.Disabled {
 		s.Logout(ctx, token)
 		return Principal{}, Session{}, ErrSessionExpired
 	}
@@ -240,6 +244,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, Se
 		if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.LocalPut(ctx, "session", key, data) }); err != nil {
 			return Principal{}, Session{}, err
 		}
+		s.sessions.touch(key, now)
 	}
 	return Principal{UserID: u.ID, Username: u.Username, Role: u.Role}, sess, nil
 }
@@ -251,5 +256,8 @@ func CheckCSRF(sess Session, submitted string) bool {
 
 // Logout ends a session.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	return s.st.Update(ctx, func(tx store.Tx) error { return tx.LocalDelete(ctx, "session", tokenKey(token)) })
+	s.sessions.drop(tokenKey(token))
+	err := s.st.Update(ctx, func(tx store.Tx) error { return tx.LocalDelete(ctx, "session", tokenKey(token)) })
+	s.sessions.drop(tokenKey(token)) // a read between the two would have kept it
+	return err
 }

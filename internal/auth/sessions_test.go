@@ -278,6 +278,9 @@ func TestLogoutAndCSRF(t *testing.T) {
 	if sess.CSRF == otherSess.CSRF {
 		t.Error("two sessions share a CSRF token")
 	}
+	if _, _, err := n.Auth.Authenticate(ctx, tok); err != nil { // remembered from here on
+		t.Fatal(err)
+	}
 	if err := n.Auth.Logout(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
@@ -289,5 +292,28 @@ func TestLogoutAndCSRF(t *testing.T) {
 	}
 	if err := n.Auth.Logout(ctx, "never issued"); err != nil {
 		t.Errorf("Logout of an unknown token: %v", err)
+	}
+}
+
+// TestSessionEndedElsewhere: a session ended by another process sharing the
+// database (here: its row deleted behind the service's back) stops working
+// within a couple of seconds, the most a session read is remembered.
+func TestSessionEndedElsewhere(t *testing.T) {
+	n, _, c := newNode(t)
+	tok, _, _, err := login(n, "ana", adminPW, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := n.Auth.Authenticate(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	// The other process deletes the row; this one hears nothing of it.
+	err = n.Ledger.Store().Update(ctx, func(tx store.Tx) error { return tx.LocalDelete(ctx, "session", auth.TokenKey(tok)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(3 * time.Second)
+	if _, _, err := n.Auth.Authenticate(ctx, tok); !errors.Is(err, auth.ErrSessionExpired) {
+		t.Errorf("3 s after a logout elsewhere: %v", err)
 	}
 }

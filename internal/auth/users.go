@@ -68,6 +68,7 @@ type userBody struct {
 func Register(p *ledger.Projector) { p.Handle("user", applyUser) }
 
 func applyUser(ctx context.Context, tx store.Tx, e *event.Event) error {
+	userGen.Add(1) // cached sessions may name this user (sessionCache)
 	var b userBody
 	if err := json.Unmarshal(e.Body, &b); err != nil {
 		return fmt.Errorf("%s %s: %w", e.Kind, e.ID(), err)
@@ -119,6 +120,8 @@ type Service struct {
 	now func() time.Time
 	// Idle and Absolute bound a session's life.
 	Idle, Absolute time.Duration
+
+	sessions sessionCache
 }
 
 // NewService returns the user service with production settings.

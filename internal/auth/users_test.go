@@ -112,6 +112,13 @@ func TestSetPasswordAndDisable(t *testing.T) {
 		t.Fatalf("new password: %+v %v", p, err)
 	}
 
+	// The session is in use (and so remembered for a moment) when the user
+	// is disabled.
+	for range 2 {
+		if _, _, err := n.Auth.Authenticate(ctx, tok); err != nil {
+			t.Fatalf("live session: %v", err)
+		}
+	}
 	if err := n.Auth.Disable(ctx, vol, "vero"); !errors.Is(err, auth.ErrForbidden) {
 		t.Errorf("volunteer disabling: %v", err)
 	}

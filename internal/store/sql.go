@@ -38,6 +38,8 @@ type SQL struct {
 	w, r *sql.DB
 	d    Dialect
 
+	onClose []func()
+
 	stmts map[string]*sql.Stmt // prepared on the writer, by query text; read-only after open
 	// rstmts are the hot reads prepared on the reader pool (database/sql
 	// prepares each on a connection the first time it is used there, then
@@ -65,8 +67,16 @@ func NewSQL(ctx context.Context, writer, reader *sql.DB, d Dialect) (*SQL, error
 // Dialect names the engine.
 func (s *SQL) Dialect() string { return s.d.Name }
 
+// OnClose runs fn first when the store closes (before either pool), for
+// an engine's own background work.
+func (s *SQL) OnClose(fn func()) { s.onClose = append(s.onClose, fn) }
+
 // Close closes both pools.
 func (s *SQL) Close() error {
+	for _, fn := range s.onClose {
+		fn()
+	}
+	s.onClose = nil
 	for _, st := range s.stmts {
 		st.Close()
 	}

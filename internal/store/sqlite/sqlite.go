@@ -72,7 +72,9 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	// The writer's large page cache keeps big transactions from spilling
 	// pages to the WAL before commit (bulk loads, rebuilds); readers keep
 	// SQLite's small default, so memory stays low with many of them.
-	writerDSN := dsn + params.Encode() + "&_txlock=immediate&_pragma=cache_size(-65536)"
+	// Checkpoints run beside it (checkpointer), not inside a commit.
+	writerDSN := dsn + params.Encode() + "&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)"
+	ckptDSN := dsn + params.Encode()
 	w, err := driver.Open(writerDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", scrub(err, hexKey))
@@ -119,6 +121,10 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	if err != nil {
 		w.Close()
 		r.Close()
+		return nil, err
+	}
+	if err := startCheckpointer(ctx, s, ckptDSN, hexKey); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil

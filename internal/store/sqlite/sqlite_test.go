@@ -385,3 +385,32 @@ func TestCloseCheckpointsWithReadersOpen(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCheckpointsBesideTheWriter: the writer never checkpoints inside a
+// commit, so the background checkpointer must copy committed pages into
+// the database file while the store stays open (else the WAL would only
+// grow, and the file stay as created, until the last connection closes).
+func TestCheckpointsBesideTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s := open(t, path, key, true)
+	defer s.Close()
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeCanaries(t, s, 2000) // about 1,000 pages of documents alone
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > before.Size()+4<<20 {
+			break // checkpointed while open
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes (was %d) 20 s after the writes: nothing checkpointed", fi.Size(), before.Size())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
