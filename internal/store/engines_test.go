@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,6 +69,35 @@ func TestStorePostgres(t *testing.T) {
 				return s, nil
 			},
 			func(t *testing.T, query string) []int64 { return rawExec(t, "pgx", dbURL, query) })
+	})
+	t.Run("MigrationsConcurrent", func(t *testing.T) {
+		// Nodes sharing a hub start together: each migration runs once,
+		// and every process opens.
+		dbURL := testenv.PostgresDB(t)
+		const procs = 6
+		errs := make(chan error, procs)
+		for range procs {
+			go func() {
+				s, err := postgres.Open(ctx, dbURL)
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range procs {
+			if err := <-errs; err != nil {
+				t.Errorf("open while others migrate: %v", err)
+			}
+		}
+		versions := rawExec(t, "pgx", dbURL, "SELECT version FROM schema_version ORDER BY version")
+		want := make([]int64, store.Migrations())
+		for i := range want {
+			want[i] = int64(i + 1)
+		}
+		if !slices.Equal(versions, want) {
+			t.Errorf("schema_version rows = %v, want %v", versions, want)
+		}
 	})
 }
 

@@ -120,46 +120,69 @@ func Migrations() int {
 }
 
 func (s *SQL) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var current int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return fmt.Errorf("migrate: read schema version: %w", err)
-	}
 	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
 	sort.Strings(names)
-	if current > len(names) {
-		return fmt.Errorf("%w: database is at version %d, this program knows %d", ErrNewerSchema, current, len(names))
-	}
-	for i := current; i < len(names); i++ {
-		body, err := migrationFS.ReadFile(names[i])
-		if err != nil {
+	for {
+		done, err := s.migrateStep(ctx, names)
+		if err != nil || done {
 			return err
 		}
-		text := strings.NewReplacer("{{BLOB}}", s.d.Blob, "{{AUTOID}}", s.d.AutoID, "{{TEXT}}", s.d.Text).Replace(string(body))
-		tx, err := s.w.BeginTx(ctx, nil)
+	}
+}
+
+// migrateStep applies the next pending migration, if any, in a transaction
+// that first takes the writer lock: processes starting together against
+// one database (several nodes on a PostgreSQL hub) apply each step once,
+// in turn, each seeing the version the other left.
+func (s *SQL) migrateStep(ctx context.Context, names []string) (done bool, err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
 		if err != nil {
-			return fmt.Errorf("migrate %s: %w", names[i], err)
-		}
-		for _, stmt := range strings.Split(text, ";") {
-			if strings.TrimSpace(stripComments(stmt)) == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("migrate %s: %w", names[i], err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version) VALUES (?)`), i+1); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", names[i], err)
 		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate %s: %w", names[i], err)
+	}()
+	if s.d.LockWriter != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockWriter); err != nil {
+			return false, fmt.Errorf("migrate: lock: %w", err)
 		}
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return false, fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	switch {
+	case current > len(names):
+		return false, fmt.Errorf("%w: database is at version %d, this program knows %d", ErrNewerSchema, current, len(names))
+	case current == len(names):
+		return true, tx.Commit()
+	}
+	name := names[current]
+	body, err := migrationFS.ReadFile(name)
+	if err != nil {
+		return false, err
+	}
+	text := strings.NewReplacer("{{BLOB}}", s.d.Blob, "{{AUTOID}}", s.d.AutoID, "{{TEXT}}", s.d.Text).Replace(string(body))
+	for _, stmt := range strings.Split(text, ";") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return false, fmt.Errorf("migrate %s: %w", name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version) VALUES (?)`), current+1); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate %s: %w", name, err)
+	}
+	return false, nil
 }
 
 func stripComments(s string) string {
