@@ -72,7 +72,7 @@ func (s *Service) Duplicates(ctx context.Context, p auth.Principal, min float64,
 		a, okA := byID[d.A]
 		b, okB := byID[d.B]
 		if okA && okB {
-			out = append(out, Duplicate{A: a, B: b, Probability: d.Probability, Weight: d.Weight, Fields: d.Fields})
+			out = append(out, Duplicate{A: a, B: b, Probability: d.Probability, Weight: d.Weight, Fields: explainFor(p, d.Fields)})
 		}
 	}
 	return out, nil

@@ -186,13 +186,13 @@ func (s *Service) candidates(ctx context.Context, p auth.Principal, r Report, k 
 	var out []Candidate
 	// Ask for more than k: rejected ones are dropped after ranking.
 	for _, mt := range s.m.people.Query(rec, k+len(r.Rejected), min) {
-		c := Candidate{Kind: CandidatePerson, ID: mt.ID, Probability: mt.Probability, Weight: mt.Weight, Fields: mt.Fields}
+		c := Candidate{Kind: CandidatePerson, ID: mt.ID, Probability: mt.Probability, Weight: mt.Weight, Fields: explainFor(p, mt.Fields)}
 		if !rejected(c.Ref()) {
 			out = append(out, c)
 		}
 	}
 	for _, mt := range s.m.reports.Query(rec, k+len(r.Rejected)+1, min) {
-		c := Candidate{Kind: CandidateReport, ID: mt.ID, Probability: mt.Probability, Weight: mt.Weight, Fields: mt.Fields}
+		c := Candidate{Kind: CandidateReport, ID: mt.ID, Probability: mt.Probability, Weight: mt.Weight, Fields: explainFor(p, mt.Fields)}
 		if mt.ID != r.ID && !rejected(c.Ref()) && !slices.Contains(r.Linked, mt.ID) {
 			out = append(out, c)
 		}

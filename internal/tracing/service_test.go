@@ -2,6 +2,7 @@ package tracing_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -348,5 +349,59 @@ func TestAuditAndSealing(t *testing.T) {
 		if strings.Contains(all, secret) {
 			t.Errorf("%q is stored in clear", secret)
 		}
+	}
+}
+
+// TestExplanationHidesUnseenFields: a match's per-field explanation tells
+// a volunteer nothing about fields the role may not see (origin town,
+// birth date): their weight is summed as "other", so the total still adds
+// up. A coordinator sees every field.
+func TestExplanationHidesUnseenFields(t *testing.T) {
+	n := newNode(t)
+	population(t, n)
+	a := register(t, n, person("Francisco", "Mejía", "Rivera", "M", "2012-08-08", "Choluteca"))
+	r, _, err := n.Tracing.Report(ctx, vol, tracing.ReportInput{GivenNames: "Paco", Surnames: "Mejía Rivera", Sex: "M",
+		OriginTown: "Choluteca", BirthDate: "2012-08-08"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fieldsOf := func(p auth.Principal) map[string]float64 {
+		t.Helper()
+		cands, err := n.Tracing.Matches(ctx, p, r.ID, 10, tracing.DefaultMin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cands {
+			if c.ID != a.ID {
+				continue
+			}
+			out, sum := map[string]float64{}, 0.0
+			for _, f := range c.Fields {
+				out[f.Field] = f.Weight
+				sum += f.Weight
+			}
+			if math.Abs(sum-c.Weight) > 1e-6 {
+				t.Errorf("%s: field weights add to %.3f, the match weighs %.3f", p.Role, sum, c.Weight)
+			}
+			return out
+		}
+		t.Fatalf("%s: Francisco is not a candidate", p.Role)
+		return nil
+	}
+	v := fieldsOf(vol)
+	for _, hidden := range []string{"origin_town", "birth_date"} {
+		if _, ok := v[hidden]; ok {
+			t.Errorf("a volunteer's explanation names %s", hidden)
+		}
+	}
+	if v["other"] <= 0 || v["given_names"] == 0 {
+		t.Errorf("volunteer's explanation = %v, want names and a positive \"other\"", v)
+	}
+	c := fieldsOf(coord)
+	if c["origin_town"] <= 0 || c["birth_date"] <= 0 {
+		t.Errorf("coordinator's explanation = %v, want origin_town and birth_date", c)
+	}
+	if _, ok := c["other"]; ok {
+		t.Errorf("coordinator's explanation hides something: %v", c)
 	}
 }

@@ -65,10 +65,15 @@ func TestBrowserTracing(t *testing.T) {
 		t.Fatalf("first candidate = %q, want the registered child", got)
 	}
 	why := text(first + " ul.why")
-	for _, w := range []string{"▲ Nombre: apodo equivalente", "▲ Sexo: coincide", "▲ Lugar de origen: coincide"} {
+	// A volunteer may not see origin towns: that it matched is told only
+	// as "other details".
+	for _, w := range []string{"▲ Nombre: apodo equivalente", "▲ Sexo: coincide", "▲ Otros datos: no se muestran a su rol"} {
 		if !strings.Contains(why, w) {
 			t.Errorf("explanation lacks %q: %q", w, why)
 		}
+	}
+	if strings.Contains(why, "Lugar de origen") {
+		t.Errorf("a volunteer's explanation names the origin town: %q", why)
 	}
 	pct := strings.TrimSuffix(text(first+" .pct"), " %")
 	if n, err := strconv.Atoi(pct); err != nil || n < 50 || n > 100 {
