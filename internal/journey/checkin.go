@@ -350,8 +350,7 @@ func isKnown(m map[string]bool, id string) bool { _, ok := m[id]; return ok }
 // readCheckin reads whether id was checked in at stage, filing the
 // check-in in existing if so.
 func (s *Service) readCheckin(ctx context.Context, tx store.ReadTx, stage, id string, existing map[string]checkinDoc) (bool, error) {
-	var d checkinDoc
-	found, err := store.GetJSON(ctx, tx, checkinKind(stage), id, &d)
+	d, found, err := getCheckin(ctx, tx, stage, id)
 	if err != nil {
 		return false, err
 	}

@@ -120,8 +120,8 @@ func checkModel(t *rapid.T, snap snapshot, evs []*event.Event) {
 	for k, e := range first {
 		stage, person, _ := strings.Cut(k, "|")
 		perStage[stage]++
-		var d checkinDoc
-		if err := json.Unmarshal([]byte(snap.docs[checkinKind(stage)+"/"+person]), &d); err != nil {
+		d, err := decodeCheckinDoc([]byte(snap.docs[checkinKind(stage)+"/"+person]))
+		if err != nil {
 			t.Fatalf("no check-in doc for %s: %v", k, err)
 		}
 		wantVia := viaCheckin

@@ -2,7 +2,7 @@ package journey
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"time"
 
 	"caravana/internal/auth"
@@ -97,9 +97,9 @@ func (s *Service) Headcounts(ctx context.Context, p auth.Principal, q HeadcountQ
 			row := stageSeen{st: st, ids: set{}, via: map[string]bool{}}
 			if seen[st.ID] > 0 {
 				err := tx.Scan(ctx, checkinKind(st.ID), func(id string, data []byte) error {
-					var d checkinDoc
-					if err := json.Unmarshal(data, &d); err != nil {
-						return err
+					d, err := decodeCheckinDoc(data)
+					if err != nil {
+						return fmt.Errorf("check-in %s at %s: %w", id, st.ID, err)
 					}
 					at := time.UnixMilli(d.At)
 					if (!q.From.IsZero() && at.Before(q.From)) || (!q.To.IsZero() && !at.Before(q.To)) {

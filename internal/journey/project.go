@@ -159,8 +159,7 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 		via = viaFound
 	}
 	doc := checkinDoc{At: at, Via: via, By: e.Actor, stamp: stampOf(e)}
-	var cur checkinDoc
-	found, err := store.GetJSON(ctx, tx, checkinKind(b.Stage), b.Person, &cur)
+	cur, found, err := getCheckin(ctx, tx, b.Stage, b.Person)
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 		if !doc.stamp.before(cur.stamp) {
 			return nil
 		}
-		return store.PutJSON(ctx, tx, checkinKind(b.Stage), b.Person, doc)
+		return putCheckin(ctx, tx, b.Stage, b.Person, doc)
 	}
 	// A new (stage, person) pair. The stage is filed once (an idempotent
 	// index entry, no read); how many were seen there is the count of its
@@ -176,7 +175,7 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err := tx.AddIndex(ctx, idxStages, b.Stage, b.Stage); err != nil {
 		return err
 	}
-	return store.PutJSON(ctx, tx, checkinKind(b.Stage), b.Person, doc)
+	return putCheckin(ctx, tx, b.Stage, b.Person, doc)
 }
 
 // statusBody is the body of journey.left and journey.rejoined.

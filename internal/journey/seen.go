@@ -3,6 +3,7 @@ package journey
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"caravana/internal/store"
 )
@@ -23,9 +24,9 @@ func seenAt(ctx context.Context, tx store.ReadTx, stage string, times bool) (set
 	err := tx.Scan(ctx, checkinKind(stage), func(id string, data []byte) error {
 		out[id] = struct{}{}
 		if times {
-			var d checkinDoc
-			if err := json.Unmarshal(data, &d); err != nil {
-				return err
+			d, err := decodeCheckinDoc(data)
+			if err != nil {
+				return fmt.Errorf("check-in %s at %s: %w", id, stage, err)
 			}
 			at[id] = d.At
 		}

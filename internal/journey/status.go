@@ -88,7 +88,7 @@ func (s *Service) MarkFound(ctx context.Context, p auth.Principal, ref PersonRef
 	var seen bool
 	err = s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		seen, err = store.GetJSON(ctx, tx, checkinKind(st.ID), id, &cur)
+		cur, seen, err = getCheckin(ctx, tx, st.ID, id)
 		return err
 	})
 	if err != nil {
@@ -233,8 +233,7 @@ func (s *Service) Trail(ctx context.Context, p auth.Principal, id string) (Trail
 			return err
 		}
 		for _, st := range r.Stages {
-			var d checkinDoc
-			found, err := store.GetJSON(ctx, tx, checkinKind(st.ID), id, &d)
+			d, found, err := getCheckin(ctx, tx, st.ID, id)
 			if err != nil {
 				return err
 			}

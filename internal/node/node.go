@@ -208,8 +208,9 @@ func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*No
 // Raise it when a projection gains documents (as person.glance and
 // person.edits did): a node opened by a binary with a newer version
 // rebuilds its projections from the log once, so its state hash matches a
-// node that applied the same events with this binary.
-const ProjectionVersion = "3"
+// node that applied the same events with this binary. 4: check-in
+// documents are stored as one line instead of JSON.
+const ProjectionVersion = "4"
 
 // upgradeProjections rebuilds the projections when they were built by an
 // older binary, and records the version.
