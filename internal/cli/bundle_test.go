@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"caravana/internal/crypto"
+	"caravana/internal/event"
 	"caravana/internal/ledger"
 	"caravana/internal/node"
 	"caravana/internal/replication"
+	"caravana/internal/store"
 )
 
 // bundleCLIJoin makes a second node folder in front's organisation,
@@ -166,5 +169,53 @@ func TestSyncBundleCommands(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(usb); len(entries) != 1 {
 		t.Fatalf("failed exports left %d files in the folder", len(entries))
+	}
+}
+
+// TestSyncBundleHeld: a bundle whose last events were stamped by a clock
+// two hours ahead applies the rest; the import says those are held for
+// review, and 'sync held' lists them.
+func TestSyncBundleHeld(t *testing.T) {
+	ctx := context.Background()
+	front := newCLIEnv(t)
+	rear, rearID := bundleCLIJoin(t, front)
+	a, err := node.Open(ctx, node.Config{Dir: front.dir, Passphrase: testPassphrase, KDF: testKDF, PasswordKDF: testKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frontID := a.Keys.NodeID
+	// What the front's log holds after its clock jumped two hours ahead.
+	err = a.Store.Update(ctx, func(tx store.Tx) error {
+		head, err := tx.Head(ctx, frontID)
+		if err != nil {
+			return err
+		}
+		at := time.Now().Add(2 * time.Hour).UnixMilli()
+		for i := range 2 {
+			e := event.Event{Node: frontID, Seq: head.Seq + 1, HLC: event.MakeHLC(at, uint16(i)), Actor: "test",
+				Kind: "test.future", Subject: "test/1", Body: json.RawMessage(`{}`), Prev: head.Hash}
+			e.Seal(a.Keys.Signing)
+			if err := tx.InsertEvent(ctx, &e); err != nil {
+				return err
+			}
+			head.Seq, head.Hash = e.Seq, e.Hash
+		}
+		return nil
+	})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "para-rear.age")
+	if code, out, errs := bundleRun(t, front, "sync", "export", "--to", rearID, "--out", file); code != 0 {
+		t.Fatalf("export: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs := bundleRun(t, rear, "sync", "import", file)
+	if code != 0 || !strings.Contains(out, frontID) || !strings.Contains(out, "(2 events): "+ledger.ReasonFuture) ||
+		!strings.Contains(out, "caravana sync held") {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := bundleRun(t, rear, "sync", "held"); code != 0 || !strings.Contains(out, frontID) {
+		t.Fatalf("sync held: %d\n%s\n%s", code, out, errs)
 	}
 }

@@ -57,6 +57,11 @@ func (c *Clock) Now() HLC {
 	return c.last
 }
 
+// Wall returns the wall clock as a timestamp, without ticking the clock:
+// what S14 judges a remote timestamp against (the clock itself may run up
+// to MaxDrift ahead of the wall, moved on by believable remote clocks).
+func (c *Clock) Wall() HLC { return MakeHLC(c.now().UnixMilli(), 0) }
+
 // ErrFuture means a timestamp is too far ahead of our wall clock to trust.
 var ErrFuture = fmt.Errorf("timestamp more than %s in the future", MaxDrift)
 

@@ -19,21 +19,29 @@ import (
 // Rejection says why some of a node's events were not applied.
 type Rejection struct {
 	Node   string `json:"node"`
-	Seq    uint64 `json:"seq"` // the first event refused
+	Seq    uint64 `json:"seq"` // the first event refused (or held)
 	Count  int    `json:"count"`
 	Reason string `json:"reason"`
 }
 
 func (r Rejection) String() string {
-	return fmt.Sprintf("%s from seq %d (%d events): %s", r.Node, r.Seq, r.Count, r.Reason)
+	s := fmt.Sprintf("%s from seq %d (%d events): %s", r.Node, r.Seq, r.Count, r.Reason)
+	if r.Reason == ReasonFuture {
+		s += " ('caravana sync held' lists them)"
+	}
+	return s
 }
 
 // ImportResult says what Import did.
 type ImportResult struct {
-	Applied  int         `json:"applied"`  // new events stored and projected
-	Known    int         `json:"known"`    // events already held (a repeat delivery)
+	Applied int `json:"applied"` // new events stored and projected
+	Known   int `json:"known"`   // events already in the log (a repeat delivery)
+	// Held counts the delivered events held for review: stamped more than
+	// event.MaxDrift in the future, or after one that is (S14). They are
+	// also reported in Rejected, with ReasonFuture.
+	Held     int         `json:"held"`
 	Purged   int         `json:"purged"`   // events of revoked nodes dropped after their cut
-	Rejected []Rejection `json:"rejected"` // refused, with the reason; never applied
+	Rejected []Rejection `json:"rejected"` // refused or held, with the reason; never applied
 }
 
 // Rejection reasons (stable: they are shown and counted).
@@ -44,9 +52,13 @@ const (
 	ReasonForked      = "the node signed two different events with the same number"
 	ReasonBadChain    = "bad hash, chain link or signature"
 	ReasonProjection  = "the event cannot be applied"
+	// ReasonFuture is not a refusal: the events are kept, not applied, until
+	// their time comes or a coordinator releases them (see Held).
+	ReasonFuture = "stamped in the future; held for review"
 )
 
-// maxImport bounds one Import: a larger delivery is split by the caller.
+// maxImport bounds one Import, and each batch of ImportBatches: a larger
+// delivery is split by the caller.
 const maxImport = 50_000
 
 // Import verifies events from other nodes and applies those that are new,
@@ -59,11 +71,126 @@ const maxImport = 50_000
 // applied. A repeat delivery changes nothing. Enrolments in the batch count
 // for the events after them, so a new node's first events can travel with
 // its enrolment.
+//
+// An event stamped more than event.MaxDrift ahead of this node's clock,
+// and every later one of its node, is verified and then held for review
+// instead of applied (S14; see Held). Held events whose time has come are
+// applied first, at the start of every import.
 func (l *Ledger) Import(ctx context.Context, evs []event.Event) (ImportResult, error) {
-	var res ImportResult
 	if len(evs) > maxImport {
-		return res, fmt.Errorf("import: %d events in one delivery; at most %d", len(evs), maxImport)
+		return ImportResult{}, fmt.Errorf("import: %d events in one delivery; at most %d", len(evs), maxImport)
 	}
+	var res ImportResult
+	var newest event.HLC
+	err := l.st.Update(ctx, func(tx store.Tx) error {
+		im, err := l.beginImport(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := im.batch(ctx, evs); err != nil {
+			return err
+		}
+		if err := im.finish(ctx); err != nil {
+			return err
+		}
+		res, newest = im.res, im.newest
+		return im.audit(ctx)
+	})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	l.observe(newest)
+	return res, nil
+}
+
+// ImportBatches is Import for a delivery too large for one call (a
+// bundle), all or nothing (S12): every batch is applied in one
+// transaction, so a failure or a crash part-way leaves the node as it was.
+// feed hands the batches, one at a time (each at most maxImport events),
+// to apply, which checks and applies them as Import would and says what
+// each did; feed may hand the same events again (a second pass, for events
+// whose enrolment came in a later batch). If feed returns an error —
+// it must return apply's — nothing is applied and that error is returned.
+// The returned result sums the batches'; revoked nodes' events are purged,
+// and the import audited, once at the end.
+func (l *Ledger) ImportBatches(ctx context.Context, feed func(apply func([]event.Event) (ImportResult, error)) error) (ImportResult, error) {
+	var res ImportResult
+	var newest event.HLC
+	var feedErr error
+	err := l.st.Update(ctx, func(tx store.Tx) error {
+		feedErr = nil
+		im, err := l.beginImport(ctx, tx)
+		if err != nil {
+			return err
+		}
+		apply := func(evs []event.Event) (ImportResult, error) {
+			if len(evs) > maxImport {
+				return ImportResult{}, fmt.Errorf("import: %d events in one batch; at most %d", len(evs), maxImport)
+			}
+			return im.batch(ctx, evs)
+		}
+		if err := feed(apply); err != nil {
+			feedErr = err
+			return err
+		}
+		if err := im.finish(ctx); err != nil {
+			return err
+		}
+		res, newest = im.res, im.newest
+		return im.audit(ctx)
+	})
+	if feedErr != nil {
+		return ImportResult{}, feedErr
+	}
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	l.observe(newest)
+	return res, nil
+}
+
+// observe moves the clock on to the newest applied remote timestamp. S14:
+// a believable remote clock moves ours on; a far-future one does not drag
+// it along. Held events never get here, and released ones are left out by
+// Release; an applied event can still be refused by the clock if it was
+// judged against a clock that was itself moved on by another node.
+func (l *Ledger) observe(newest event.HLC) {
+	if newest == 0 {
+		return
+	}
+	if err := l.clock.Observe(newest); err != nil {
+		l.log.Warn("an imported event is stamped far in the future; the clock ignores it", "hlc", newest.String())
+	}
+}
+
+// importer is one import transaction: the batches applied in it, and
+// what they did.
+type importer struct {
+	l        *Ledger
+	tx       store.Tx
+	ref      event.HLC // this node's wall clock when the import began
+	res      ImportResult
+	newest   event.HLC // newest timestamp applied, for the clock
+	released int       // held events applied because their time came
+}
+
+// beginImport starts an import in tx: it reads the clock and applies the
+// held events whose time has come.
+func (l *Ledger) beginImport(ctx context.Context, tx store.Tx) (*importer, error) {
+	im := &importer{l: l, tx: tx, ref: l.clock.Wall()}
+	if err := im.releaseDue(ctx); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// future says whether h is too far ahead of this node's clock to apply.
+func (im *importer) future(h event.HLC) bool {
+	return h.Millis() > im.ref.Millis()+event.MaxDrift.Milliseconds()
+}
+
+// batch checks and applies one delivery of events, node by node.
+func (im *importer) batch(ctx context.Context, evs []event.Event) (ImportResult, error) {
 	byNode := map[string][]event.Event{}
 	for _, e := range evs {
 		byNode[e.Node] = append(byNode[e.Node], e)
@@ -72,166 +199,253 @@ func (l *Ledger) Import(ctx context.Context, evs []event.Event) (ImportResult, e
 		sort.Slice(run, func(i, j int) bool { return run[i].Seq < run[j].Seq })
 		byNode[n] = slices.CompactFunc(run, func(a, b event.Event) bool { return a.Seq == b.Seq && bytes.Equal(a.Hash, b.Hash) })
 	}
-	var newest event.HLC
-	err := l.st.Update(ctx, func(tx store.Tx) error {
-		res = ImportResult{}
-		pending := make(map[string][]event.Event, len(byNode))
-		for id, run := range byNode {
-			pending[id] = run
-		}
-		// Passes until nothing more applies: an enrolment applied in one
-		// pass makes the enrolled node's events acceptable in the next.
-		for progress := true; progress && len(pending) > 0; {
-			progress = false
-			nodes, err := nodeMap(ctx, tx)
-			if err != nil {
-				return err
-			}
-			ids := make([]string, 0, len(pending))
-			for id := range pending {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			for _, id := range ids {
-				info, ok := nodes[id]
-				if !ok || len(info.SigningKey) != ed25519.PublicKeySize {
-					continue // perhaps enrolled by an event later in this batch
-				}
-				delete(pending, id)
-				progress = true
-				applied, known, rej, hlc, err := l.importRun(ctx, tx, info, byNode[id])
-				if err != nil {
-					return err
-				}
-				res.Applied += applied
-				res.Known += known
-				if rej != nil {
-					res.Rejected = append(res.Rejected, *rej)
-				}
-				newest = max(newest, hlc)
-			}
-		}
-		for id, run := range pending {
-			res.Rejected = append(res.Rejected, Rejection{Node: id, Seq: run[0].Seq, Count: len(run), Reason: ReasonNotEnrolled})
-		}
-		sort.Slice(res.Rejected, func(i, j int) bool { return res.Rejected[i].Node < res.Rejected[j].Node })
-		// A revocation may have arrived after some of the revoked node's
-		// later events: drop those everywhere and replay the projections,
-		// so every node ends with the same events and state.
-		purged, err := l.purgeRevoked(ctx, tx)
+	var res ImportResult
+	pending := make(map[string][]event.Event, len(byNode))
+	for id, run := range byNode {
+		pending[id] = run
+	}
+	// Passes until nothing more applies: an enrolment applied in one
+	// pass makes the enrolled node's events acceptable in the next.
+	for progress := true; progress && len(pending) > 0; {
+		progress = false
+		nodes, err := nodeMap(ctx, im.tx)
 		if err != nil {
-			return err
+			return ImportResult{}, err
 		}
-		res.Purged = purged
-		if res.Applied > 0 {
-			detail := fmt.Sprintf("%d events applied, %d already held, %d refused", res.Applied, res.Known, len(res.Rejected))
-			return tx.AppendAudit(ctx, store.AuditEntry{At: time.Now().UnixMilli(), Actor: "sync", Action: "sync.import",
-				Record: "log", Detail: detail})
+		ids := make([]string, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, id)
 		}
-		return nil
+		sort.Strings(ids)
+		for _, id := range ids {
+			info, ok := nodes[id]
+			if !ok || len(info.SigningKey) != ed25519.PublicKeySize {
+				continue // perhaps enrolled by an event later in this batch
+			}
+			delete(pending, id)
+			progress = true
+			r, hlc, err := im.importRun(ctx, info, byNode[id])
+			if err != nil {
+				return ImportResult{}, err
+			}
+			res.Applied += r.Applied
+			res.Known += r.Known
+			res.Held += r.Held
+			res.Rejected = append(res.Rejected, r.Rejected...)
+			im.newest = max(im.newest, hlc)
+		}
+	}
+	for id, run := range pending {
+		res.Rejected = append(res.Rejected, Rejection{Node: id, Seq: run[0].Seq, Count: len(run), Reason: ReasonNotEnrolled})
+	}
+	sort.SliceStable(res.Rejected, func(i, j int) bool {
+		a, b := res.Rejected[i], res.Rejected[j]
+		return a.Node < b.Node || (a.Node == b.Node && a.Seq < b.Seq)
 	})
-	if err != nil {
-		return ImportResult{}, fmt.Errorf("import: %w", err)
-	}
-	if newest != 0 {
-		// S14: a believable remote clock moves ours on; a far-future one
-		// does not drag it along (the event is kept, the clock ignores it).
-		if err := l.clock.Observe(newest); err != nil {
-			l.log.Warn("an imported event is stamped far in the future; the clock ignores it", "hlc", newest.String())
-		}
-	}
+	im.res.Applied += res.Applied
+	im.res.Known += res.Known
+	im.res.Held += res.Held
+	im.res.Rejected = append(im.res.Rejected, res.Rejected...)
 	return res, nil
 }
 
-// importRun applies one node's events (sorted by seq) after its current head.
-// The whole run is undone if a projection refuses one of its events.
-func (l *Ledger) importRun(ctx context.Context, tx store.Tx, info NodeInfo, run []event.Event) (applied, known int, rej *Rejection, newest event.HLC, err error) {
+// finish ends an import: a revocation may have arrived after some of the
+// revoked node's later events: drop those everywhere (and from the hold)
+// and replay the projections, so every node ends with the same events and
+// state.
+func (im *importer) finish(ctx context.Context) error {
+	if err := im.tidyHolds(ctx); err != nil {
+		return err
+	}
+	purged, err := im.l.purgeRevoked(ctx, im.tx)
+	if err != nil {
+		return err
+	}
+	im.res.Purged += purged
+	return nil
+}
+
+// audit records the import, if it changed anything.
+func (im *importer) audit(ctx context.Context) error {
+	if im.res.Applied == 0 && im.res.Held == 0 {
+		return nil
+	}
+	detail := fmt.Sprintf("%d events applied (%d of them held before), %d already in the log, %d held for review, %d refused",
+		im.res.Applied, im.released, im.res.Known, im.res.Held, len(im.res.Rejected))
+	return im.tx.AppendAudit(ctx, store.AuditEntry{At: time.Now().UnixMilli(), Actor: "sync", Action: "sync.import",
+		Record: "log", Detail: detail})
+}
+
+// importRun applies one node's events (sorted by seq) after its current
+// head, or holds them for review from the first stamped far in the
+// future; after events already held, they are held too. The applied part
+// is undone if a projection refuses one of its events. It returns what it
+// did and the newest timestamp it applied.
+func (im *importer) importRun(ctx context.Context, info NodeInfo, run []event.Event) (res ImportResult, newest event.HLC, err error) {
+	tx := im.tx
+	reject := func(seq uint64, count int, reason string) {
+		res.Rejected = append(res.Rejected, Rejection{Node: info.ID, Seq: seq, Count: count, Reason: reason})
+	}
+	forkOrJunk := func(e *event.Event) string {
+		if e.CheckHash() == nil && e.CheckSig(info.SigningKey) == nil {
+			return ReasonForked
+		}
+		return ReasonBadChain
+	}
 	head, err := tx.Head(ctx, info.ID)
 	if err != nil {
-		return 0, 0, nil, 0, err
+		return res, 0, err
 	}
-	// What we already hold: must be the very same events.
+	// What the log already holds: must be the very same events.
 	i := 0
 	for ; i < len(run) && run[i].Seq <= head.Seq; i++ {
-		held, err := tx.Events(ctx, info.ID, run[i].Seq-1, 1)
+		logged, err := tx.Events(ctx, info.ID, run[i].Seq-1, 1)
 		if err != nil {
-			return 0, 0, nil, 0, err
+			return res, 0, err
 		}
-		if len(held) == 1 && !bytes.Equal(held[0].Hash, run[i].Hash) {
-			if run[i].CheckHash() == nil && run[i].CheckSig(info.SigningKey) == nil {
-				return 0, known, &Rejection{Node: info.ID, Seq: run[i].Seq, Count: len(run) - i, Reason: ReasonForked}, 0, nil
-			}
-			return 0, known, &Rejection{Node: info.ID, Seq: run[i].Seq, Count: len(run) - i, Reason: ReasonBadChain}, 0, nil
+		if len(logged) == 1 && !bytes.Equal(logged[0].Hash, run[i].Hash) {
+			reject(run[i].Seq, len(run)-i, forkOrJunk(&run[i]))
+			return res, 0, nil
 		}
-		known++
+		res.Known++
 	}
 	run = run[i:]
 	if len(run) == 0 {
-		return 0, known, nil, 0, nil
+		return res, 0, nil
 	}
-	if run[0].Seq != head.Seq+1 {
-		return 0, known, &Rejection{Node: info.ID, Seq: run[0].Seq, Count: len(run), Reason: ReasonGap}, 0, nil
+	// What the hold already keeps: the very same events again.
+	hold, holding, err := readHold(ctx, tx, info.ID)
+	if err != nil {
+		return res, 0, err
+	}
+	if holding && hold.First != head.Seq+1 {
+		im.l.log.Warn("sync: held events no longer follow their node's log; dropped", "node", info.ID, "first", hold.First, "head", head.Seq)
+		if _, err := dropHeld(ctx, tx, hold, hold.First); err != nil {
+			return res, 0, err
+		}
+		holding = false
+	}
+	prevSeq, prevHash := head.Seq, head.Hash
+	again := 0
+	if holding {
+		for ; again < len(run) && run[again].Seq <= hold.Last; again++ {
+			kept, err := getHeld(ctx, tx, info.ID, run[again].Seq)
+			if err != nil {
+				return res, 0, err
+			}
+			if !bytes.Equal(kept.Hash, run[again].Hash) {
+				if again > 0 {
+					reject(run[0].Seq, again, ReasonFuture)
+					res.Held = again
+				}
+				reject(run[again].Seq, len(run)-again, forkOrJunk(&run[again]))
+				return res, 0, nil
+			}
+		}
+		prevSeq, prevHash = hold.Last, hold.Tail
+	}
+	heldFrom := run[0].Seq
+	run = run[again:]
+	if len(run) > 0 && run[0].Seq != prevSeq+1 {
+		reject(run[0].Seq, len(run), ReasonGap)
+		run = nil
 	}
 	// Keep only a contiguous run; anything after a hole waits.
-	var gap *Rejection
 	for k := 1; k < len(run); k++ {
 		if run[k].Seq != run[k-1].Seq+1 {
-			gap = &Rejection{Node: info.ID, Seq: run[k].Seq, Count: len(run) - k, Reason: ReasonGap}
+			reject(run[k].Seq, len(run)-k, ReasonGap)
 			run = run[:k]
 			break
 		}
 	}
-	var revoked *Rejection
 	if info.Revoked {
-		cut := len(run)
 		for k := range run {
 			if !info.Accepts(run[k].Seq) {
-				cut = k
+				reject(run[k].Seq, len(run)-k, ReasonRevoked)
+				run = run[:k]
 				break
 			}
 		}
-		if cut < len(run) {
-			revoked = &Rejection{Node: info.ID, Seq: run[cut].Seq, Count: len(run) - cut, Reason: ReasonRevoked}
-			run = run[:cut]
-		}
 	}
 	if len(run) > 0 {
-		if err := event.VerifyRun(head.Hash, head.Seq, run, info.SigningKey, false); err != nil {
-			return 0, known, &Rejection{Node: info.ID, Seq: run[0].Seq, Count: len(run), Reason: ReasonBadChain + ": " + err.Error()}, 0, nil
+		// Verified before anything is held: junk never fills the hold.
+		if err := event.VerifyRun(prevHash, prevSeq, run, info.SigningKey, false); err != nil {
+			reject(run[0].Seq, len(run), ReasonBadChain+": "+err.Error())
+			run = nil
 		}
-		sp := "imp_" + strings.NewReplacer("-", "_").Replace(info.ID)
-		if err := tx.Savepoint(ctx, sp); err != nil {
-			return 0, 0, nil, 0, err
-		}
-		for k := range run {
-			e := &run[k]
-			if err := tx.InsertEvent(ctx, e); err != nil {
-				return 0, 0, nil, 0, fmt.Errorf("store %s: %w", e.ID(), err)
-			}
-			if err := l.proj.Apply(ctx, tx, e); err != nil {
-				if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
-					return 0, 0, nil, 0, rbErr
-				}
-				if rlErr := tx.Release(ctx, sp); rlErr != nil {
-					return 0, 0, nil, 0, rlErr
-				}
-				l.log.Warn("sync: an event from another node cannot be applied", "event", e.ID(), "kind", e.Kind, "err", err)
-				return 0, known, &Rejection{Node: info.ID, Seq: run[0].Seq, Count: len(run), Reason: ReasonProjection}, 0, nil
-			}
-			newest = max(newest, e.HLC)
-		}
-		if err := tx.Release(ctx, sp); err != nil {
-			return 0, 0, nil, 0, err
-		}
-		applied = len(run)
 	}
-	switch {
-	case revoked != nil:
-		rej = revoked
-	case gap != nil:
-		rej = gap
+	var toHold []event.Event
+	if holding {
+		toHold = run
+	} else {
+		k := slices.IndexFunc(run, func(e event.Event) bool { return im.future(e.HLC) })
+		if k >= 0 {
+			run, toHold = run[:k], run[k:]
+			heldFrom = toHold[0].Seq
+		}
+		if len(run) > 0 {
+			rej, err := im.applyRun(ctx, info, run)
+			if err != nil {
+				return res, 0, err
+			}
+			if rej != nil {
+				rej.Count += len(toHold)
+				res.Rejected = append([]Rejection{*rej}, res.Rejected...)
+				return res, 0, nil
+			}
+			res.Applied = len(run)
+			for k := range run {
+				newest = max(newest, run[k].HLC)
+			}
+		}
 	}
-	return applied, known, rej, newest, nil
+	if len(toHold) > 0 {
+		var h *holdRun
+		if holding {
+			h = &hold
+		}
+		if err := addHeld(ctx, tx, h, toHold); err != nil {
+			return res, 0, err
+		}
+		im.l.log.Warn("sync: events stamped in the future are held for review", "node", info.ID, "from", toHold[0].Seq,
+			"count", len(toHold), "hlc", toHold[len(toHold)-1].HLC.String())
+	}
+	if n := again + len(toHold); n > 0 {
+		res.Held = n
+		reject(heldFrom, n, ReasonFuture)
+	}
+	return res, newest, nil
+}
+
+// applyRun stores and projects a verified, contiguous run that follows
+// its node's head. If a projection refuses one of its events, the whole
+// run is undone and reported.
+func (im *importer) applyRun(ctx context.Context, info NodeInfo, run []event.Event) (*Rejection, error) {
+	tx := im.tx
+	sp := "imp_" + strings.NewReplacer("-", "_").Replace(info.ID)
+	if err := tx.Savepoint(ctx, sp); err != nil {
+		return nil, err
+	}
+	for k := range run {
+		e := &run[k]
+		if err := tx.InsertEvent(ctx, e); err != nil {
+			return nil, fmt.Errorf("store %s: %w", e.ID(), err)
+		}
+		if err := im.l.proj.Apply(ctx, tx, e); err != nil {
+			if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
+				return nil, rbErr
+			}
+			if rlErr := tx.Release(ctx, sp); rlErr != nil {
+				return nil, rlErr
+			}
+			im.l.log.Warn("sync: an event from another node cannot be applied", "event", e.ID(), "kind", e.Kind, "err", err)
+			return &Rejection{Node: info.ID, Seq: run[0].Seq, Count: len(run), Reason: ReasonProjection}, nil
+		}
+	}
+	if err := tx.Release(ctx, sp); err != nil {
+		return nil, err
+	}
+	return nil, nil
 }
 
 // nodeMap reads the enrolled nodes by id, and the trust anchor: the

@@ -22,8 +22,9 @@ import (
 	"caravana/internal/node"
 )
 
-// Apply batches: each is one ledger.Import (one transaction), bounded in
-// events and in bytes so a bundle of any size is applied in bounded memory.
+// Apply batches: bounded in events and in bytes so a bundle of any size is
+// read and applied in bounded memory; all of them are applied in one
+// transaction (ledger.ImportBatches).
 const (
 	applyBatchEvents = 20_000
 	applyBatchBytes  = 32 << 20
@@ -40,11 +41,14 @@ const (
 // events it lacks. The bundle is read and checked to its end first — age
 // authentication of every chunk, the format, the organisation, the
 // recipients, the count, and the sender's signature by an enrolled,
-// unrevoked node — and only then applied, in batches through
-// ledger.Import (which checks each node's chain and signatures again).
-// A bundle that fails any check applies nothing; one already imported, or
-// older than what this node holds, changes nothing. The sender's vector
-// is recorded as what that peer holds.
+// unrevoked node — and only then applied, read batch by batch but in one
+// transaction, through ledger.ImportBatches (which checks each node's
+// chain and signatures again): all or nothing (S12), even if the apply
+// fails or the node stops part-way. A bundle that fails any check applies
+// nothing; one already imported, or older than what this node holds,
+// changes nothing. Events stamped far in the future are held for review,
+// reported among Rejected with ledger.ReasonFuture (S14). The sender's
+// vector is recorded as what that peer holds.
 //
 // The file is read twice (check, then apply): r is re-read if it can
 // seek, else copied first — still encrypted — to a temporary file in the
@@ -125,42 +129,50 @@ func importBundle(ctx context.Context, n *node.Node, src *rewinder, o bundleOpti
 	hdr := v.hdr
 	total := int(hdr.Events)
 
-	// Pass 2 (and more, rarely): apply. A node's events refused because
-	// its enrolment came in a later batch are taken on the next pass.
+	// Pass 2 (and more, rarely): apply, all in one transaction (S12: a
+	// failure or a crash part-way applies nothing). A node's events
+	// refused because its enrolment came in a later batch are taken on the
+	// next pass.
 	res := BundleResult{Sender: hdr.Sender, Created: hdr.Created, Events: hdr.Events}
 	var last ledger.ImportResult
 	appliedBefore := 0 // by the passes before the last
-	for pass := 1; ; pass++ {
-		dec, err := open()
-		if err != nil {
-			return BundleResult{}, err
-		}
-		appliedBefore = res.Applied
-		last = ledger.ImportResult{}
-		done := 0
-		err = applyBundle(dec, v, func(batch []event.Event) error {
-			r, err := n.Ledger.Import(ctx, batch)
+	all, err := n.Ledger.ImportBatches(ctx, func(apply func([]event.Event) (ledger.ImportResult, error)) error {
+		for pass := 1; ; pass++ {
+			dec, err := open()
 			if err != nil {
 				return err
 			}
-			last.Applied += r.Applied
-			last.Known += r.Known
-			last.Purged += r.Purged
-			last.Rejected = mergeRejections(last.Rejected, r.Rejected)
-			done += len(batch)
-			o.progress(total+done, 2*total)
-			return nil
-		})
-		if err != nil {
-			return BundleResult{}, classify(err)
+			appliedBefore = res.Applied
+			last = ledger.ImportResult{}
+			done := 0
+			err = applyBundle(dec, v, func(batch []event.Event) error {
+				r, err := apply(batch)
+				if err != nil {
+					return err
+				}
+				last.Applied += r.Applied
+				last.Known += r.Known
+				last.Rejected = mergeRejections(last.Rejected, r.Rejected)
+				done += len(batch)
+				o.progress(total+done, 2*total)
+				return nil
+			})
+			if err != nil {
+				return classify(err)
+			}
+			res.Applied += last.Applied
+			waiting := slices.ContainsFunc(last.Rejected, func(r ledger.Rejection) bool { return r.Reason == ledger.ReasonNotEnrolled })
+			if len(v.marks) <= 1 || last.Applied == 0 || !waiting || pass == maxApplyPasses {
+				return nil
+			}
 		}
-		res.Applied += last.Applied
-		res.Purged += last.Purged
-		waiting := slices.ContainsFunc(last.Rejected, func(r ledger.Rejection) bool { return r.Reason == ledger.ReasonNotEnrolled })
-		if len(v.marks) <= 1 || last.Applied == 0 || !waiting || pass == maxApplyPasses {
-			break
-		}
+	})
+	if err != nil {
+		return BundleResult{}, err
 	}
+	// Held events whose time had come, applied as the import began, are
+	// not the bundle's: they are in all.Applied but not in the passes'.
+	res.Purged = all.Purged
 	res.Known = last.Known - appliedBefore
 	res.Rejected = last.Rejected
 	if res.Rejected == nil {

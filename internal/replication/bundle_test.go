@@ -3,14 +3,19 @@ package replication
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"caravana/internal/crypto"
+	"caravana/internal/event"
+	"caravana/internal/ledger"
 	"caravana/internal/node"
+	"caravana/internal/store"
 )
 
 func bundleImport(t *testing.T, n *node.Node, data []byte) BundleResult {
@@ -448,4 +453,100 @@ func (s *bundleSwapReader) Seek(off int64, whence int) (int64, error) {
 		}
 	}
 	return s.r.Seek(off, whence)
+}
+
+// bundleFutureEvents appends count events to n's own log stamped skew
+// ahead: what a node whose clock runs ahead writes.
+func bundleFutureEvents(t *testing.T, n *node.Node, count int, skew time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	err := n.Store.Update(ctx, func(tx store.Tx) error {
+		head, err := tx.Head(ctx, n.Keys.NodeID)
+		if err != nil {
+			return err
+		}
+		at := time.Now().Add(skew).UnixMilli()
+		for i := range count {
+			e := event.Event{Node: n.Keys.NodeID, Seq: head.Seq + 1, HLC: event.MakeHLC(at, uint16(i)), Actor: "test",
+				Kind: "test.future", Subject: "test/1", Body: json.RawMessage(`{}`), Prev: head.Hash}
+			e.Seal(n.Keys.Signing)
+			if err := tx.InsertEvent(ctx, &e); err != nil {
+				return err
+			}
+			head.Seq, head.Hash = e.Seq, e.Hash
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBundleHeldFuture: a bundle's events stamped two hours ahead are
+// held for review, reported as such, and not applied; importing the same
+// bundle again holds nothing twice.
+func TestBundleHeldFuture(t *testing.T) {
+	ctx := context.Background()
+	a := bundleFounder(t)
+	bundleRegister(t, a, "Ana")
+	b := bundleJoin(t, a, a, "rear")
+	bundleFutureEvents(t, a, 2, 2*time.Hour)
+	data := bundleExport(t, a, false, b)
+	vecA, _ := a.Ledger.Vector(ctx)
+	head := vecA[a.Keys.NodeID]
+
+	for range 2 {
+		res := bundleImport(t, b, data)
+		want := ledger.Rejection{Node: a.Keys.NodeID, Seq: head - 1, Count: 2, Reason: ledger.ReasonFuture}
+		if len(res.Rejected) != 1 || res.Rejected[0] != want {
+			t.Fatalf("import: %+v, want held %v", res, want)
+		}
+		vecB, _ := b.Ledger.Vector(ctx)
+		if vecB[a.Keys.NodeID] != head-2 {
+			t.Fatalf("b holds %d of a's events, want %d", vecB[a.Keys.NodeID], head-2)
+		}
+		runs, err := b.Ledger.Held(ctx)
+		if err != nil || len(runs) != 1 || runs[0].Node != a.Keys.NodeID || runs[0].First != head-1 || runs[0].Count != 2 {
+			t.Fatalf("held on b: %+v %v", runs, err)
+		}
+	}
+}
+
+// TestBundleAllOrNothing (S12): a bundle whose apply fails after several
+// batches — the file changes under it near its end — leaves the node
+// exactly as it was: nothing of the batches before the failure stays.
+func TestBundleAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	a := bundleFounder(t)
+	b := bundleJoin(t, a, a, "rear")
+	for i := range 150 {
+		bundleRegister(t, a, fmt.Sprintf("Persona%02d", i))
+	}
+	good := bundleExport(t, a, false, b)
+	if len(good) < 2*(ageChunk+ageOverhead) {
+		t.Fatalf("the test bundle is %d bytes: fewer than two chunks", len(good))
+	}
+	bad := bytes.Clone(good)
+	bad[len(bad)-1] ^= 0x04 // the last chunk no longer authenticates
+	before := bundleSnapshot(t, b)
+	const batch = 10
+	var total, reached int
+	r := &bundleSwapReader{first: good, then: bad, swapAfter: 3}
+	_, err := ImportBundle(ctx, b, r, withApplyBatch(batch), WithProgress(func(done, all int) { total, reached = all/2, max(reached, done) }))
+	if !errors.Is(err, ErrTampered) {
+		t.Fatalf("a bundle whose end changed after its check: %v", err)
+	}
+	if applied := reached - total; applied < 3*batch {
+		t.Fatalf("the apply failed after %d events: the test needs it to fail after several batches", applied)
+	}
+	if after := bundleSnapshot(t, b); !before.same(after) {
+		t.Fatalf("a bundle that failed part-way changed the node: %+v -> %+v", before, after)
+	}
+	// The genuine bundle applies whole.
+	if res := bundleImport(t, b, good); res.Applied != int(res.Events) {
+		t.Fatalf("the genuine bundle: %+v", res)
+	}
+	if ha, hb := bundleSnapshot(t, a).hash, bundleSnapshot(t, b).hash; ha != hb {
+		t.Fatalf("state differs: %s vs %s", ha, hb)
+	}
 }

@@ -2,11 +2,13 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"caravana/internal/auth"
+	"caravana/internal/event"
 	"caravana/internal/ledger"
 	"caravana/internal/registry"
 	"caravana/internal/replication"
@@ -34,12 +36,32 @@ type syncNodeRow struct {
 	By       string
 }
 
+// syncHeldRow is one node's events held for review (S14).
+type syncHeldRow struct {
+	ledger.HeldRun
+	Name, StampedAt, DueAt, AheadBy string
+}
+
 type syncData struct {
 	Self   string
 	Events int64
 	Peers  []syncPeerRow
 	Nodes  []syncNodeRow
-	Done   string
+	Held   []syncHeldRow
+	// MaxDrift is how far ahead, in minutes, an event may be stamped
+	// before it is held.
+	MaxDrift int
+	Done     string
+}
+
+// aheadText says how far ahead a clock is, in days, hours and minutes.
+func aheadText(d time.Duration) string {
+	d = d.Round(time.Minute)
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	if days > 0 {
+		return fmt.Sprintf("%dd %dh %02dm", days, hours, mins)
+	}
+	return fmt.Sprintf("%dh %02dm", hours, mins)
 }
 
 func syncTime(t time.Time) string {
@@ -50,7 +72,9 @@ func syncTime(t time.Time) string {
 }
 
 // syncPage lists the peers (when last heard, how far behind each side is,
-// the last error) and the enrolled nodes, with a revoke button for each.
+// the last error), the events held for review because they are stamped in
+// the future (with the command that releases them), and the enrolled
+// nodes, with a revoke button for each.
 func (s *Server) syncPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	if err := auth.Check(c.p, auth.SyncRead); err != nil {
 		return err
@@ -63,7 +87,15 @@ func (s *Server) syncPage(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 	for _, n := range st.Nodes {
 		names[n.ID] = n.Name
 	}
-	d := syncData{Self: st.Node, Events: st.Events}
+	held, err := s.n.Ledger.Held(r.Context())
+	if err != nil {
+		return err
+	}
+	d := syncData{Self: st.Node, Events: st.Events, MaxDrift: int(event.MaxDrift / time.Minute)}
+	for _, h := range held {
+		d.Held = append(d.Held, syncHeldRow{HeldRun: h, Name: names[h.Node], StampedAt: syncTime(h.Stamped), DueAt: syncTime(h.Due),
+			AheadBy: aheadText(h.Ahead())})
+	}
 	if r.URL.Query().Get("done") == "revoked" {
 		d.Done = "revoked"
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"caravana/internal/auth"
+	"caravana/internal/crypto"
+	"caravana/internal/event"
+	"caravana/internal/ledger"
 	"caravana/internal/replication"
 )
 
@@ -101,5 +105,59 @@ func TestSyncProtocolErrors(t *testing.T) {
 		if r.status != tc.status || json.Unmarshal([]byte(r.body), &eb) != nil || eb.Code != tc.code {
 			t.Errorf("%s %s: %d %s", tc.method, tc.path, r.status, r.body)
 		}
+	}
+}
+
+// TestSyncPageHeld: events of a node whose clock runs two hours ahead
+// show on the coordinator's sync page as held for review, with how far
+// ahead they are and the command that releases them; once released they
+// are gone from it.
+func TestSyncPageHeld(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	c := e.login(auth.Coordinator)
+	if r := c.page("/sync"); strings.Contains(r.body, "Eventos retenidos") {
+		t.Fatal("the sync page shows held events when there are none")
+	}
+	k, err := crypto.NewKeys(crypto.KDFParams{MemoryKiB: 1024, Time: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.n.Ledger.Enrol(ctx, "test", ledger.NodeInfo{ID: k.NodeID, Name: "reloj adelantado",
+		SigningKey: k.Signing.Public().(ed25519.PublicKey), AgeRecipient: k.AgeRecipient}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(2 * time.Hour)
+	var prev []byte
+	evs := make([]event.Event, 3)
+	for i := range evs {
+		evs[i] = event.Event{Node: k.NodeID, Seq: uint64(i + 1), HLC: event.MakeHLC(at.UnixMilli(), uint16(i)), Actor: "test",
+			Kind: "test.future", Subject: "test/1", Body: json.RawMessage(`{}`), Prev: prev}
+		evs[i].Seal(k.Signing)
+		prev = evs[i].Hash
+	}
+	if res, err := e.n.Ledger.Import(ctx, evs); err != nil || res.Held != 3 {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	checkPages(t, c, "/sync")
+	r := c.page("/sync")
+	for _, w := range []string{"Eventos retenidos para revisión", "reloj adelantado", k.NodeID, "caravana sync release " + k.NodeID,
+		"5 minutos", at.UTC().Format("2006-01-02 15:04")} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("the sync page lacks %q", w)
+		}
+	}
+	// Two hours, give or take the test's own time.
+	if !strings.Contains(r.body, "2h 00m") && !strings.Contains(r.body, "1h 59m") {
+		t.Error("the sync page does not say how far ahead the held events are")
+	}
+	if r := e.login(auth.Volunteer).page("/sync"); r.status != 403 || strings.Contains(r.body, k.NodeID) {
+		t.Errorf("a volunteer at /sync: %d", r.status)
+	}
+	if _, err := e.n.Ledger.Release(ctx, "test", k.NodeID); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.page("/sync"); strings.Contains(r.body, "Eventos retenidos") {
+		t.Error("released events still show as held")
 	}
 }
