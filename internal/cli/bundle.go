@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"caravana/internal/ledger"
 	"caravana/internal/node"
 	"caravana/internal/replication"
 )
@@ -107,16 +108,22 @@ any refused are listed with the reason.`,
 				}
 				refused := 0
 				for _, r := range res.Rejected {
-					refused += r.Count
+					if r.Reason != ledger.ReasonFuture {
+						refused += r.Count
+					}
 				}
 				fmt.Fprintf(app.Stdout, "Bundle from node %s, written %s: %d events\n", res.Sender,
 					res.Created.Local().Format(time.DateTime), res.Events)
-				fmt.Fprintf(app.Stdout, "%d applied, %d already held, %d refused\n", res.Applied, res.Known, refused)
+				fmt.Fprintf(app.Stdout, "%d applied, %d already here, %d held for review, %d refused\n", res.Applied, res.Known, res.Held, refused)
 				if res.Purged > 0 {
 					fmt.Fprintf(app.Stdout, "%d events of revoked nodes dropped\n", res.Purged)
 				}
 				for _, r := range res.Rejected {
-					fmt.Fprintf(app.Stdout, "refused: %s\n", r)
+					verb := "refused"
+					if r.Reason == ledger.ReasonFuture {
+						verb = "held"
+					}
+					fmt.Fprintf(app.Stdout, "%s: %s\n", verb, r)
 				}
 				return nil
 			})

@@ -211,7 +211,8 @@ func TestSyncBundleHeld(t *testing.T) {
 		t.Fatalf("export: %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs := bundleRun(t, rear, "sync", "import", file)
-	if code != 0 || !strings.Contains(out, frontID) || !strings.Contains(out, "(2 events): "+ledger.ReasonFuture) ||
+	if code != 0 || !strings.Contains(out, frontID) || !strings.Contains(out, "held: "+frontID) ||
+		!strings.Contains(out, "(2 events): "+ledger.ReasonFuture) || !strings.Contains(out, "2 held for review, 0 refused") ||
 		!strings.Contains(out, "caravana sync held") {
 		t.Fatalf("import: %d\n%s\n%s", code, out, errs)
 	}

@@ -121,6 +121,7 @@ Start with:  caravana demo --serve`,
 	root.AddCommand(JourneyCommands(app)...)
 	root.AddCommand(TracingCommands(app)...)
 	root.AddCommand(NewConflictsCommand(app))
+	root.AddCommand(NewSupplyCommand(app))
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}

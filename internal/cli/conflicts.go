@@ -18,8 +18,9 @@ func NewConflictsCommand(app *App) *cobra.Command {
 		Short: "List what two nodes did concurrently that needs a coordinator (both sides kept)",
 		Long: `List the conflicts sync brought together, with every side kept until a coordinator
 resolves them: a person field two nodes changed without seeing each other's change, one
-person registered on two nodes, a missing-person report closed differently on two nodes, and
-a username added on two nodes. Each line says how to resolve it.`,
+person registered on two nodes, a missing-person report closed differently on two nodes,
+a username added on two nodes, and an item given twice to one household. Each line says how
+to resolve it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return app.withNode(cmd, func(n *node.Node) error {
@@ -72,11 +73,40 @@ a username added on two nodes. Each line says how to resolve it.`,
 				return nil
 			})
 		},
-	}, &cobra.Command{
-		Use:   "review REPORT",
-		Short: "Mark a report closed differently on two nodes as reviewed (the earliest decision stands)",
-		Args:  cobra.ExactArgs(1),
+	}, newConflictReview(app))
+	return cmd
+}
+
+// newConflictReview reviews a report closed differently on two nodes, or
+// a double distribution (distribution/KEY, with --outcome and --note).
+func newConflictReview(app *App) *cobra.Command {
+	var outcome, note string
+	cmd := &cobra.Command{
+		Use:   "review REPORT | distribution/KEY",
+		Short: "Mark a report closed differently on two nodes, or an item given twice, as reviewed",
+		Long: `Mark a conflict as reviewed. For a report closed differently on two nodes, the earliest
+decision stands. For an item given twice to one household (distribution/KEY, as listed by
+'caravana conflicts'), say what was done: --outcome accepted (the family keeps both) or
+--outcome recovered (one was given back), and a --note without names.`,
+		Example: `  caravana conflicts review 3f9c2a7d1e0b4c55
+  caravana conflicts review distribution/5b453c72648a77fd+family-tent+once --outcome recovered --note "returned at the store"`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if key, ok := strings.CutPrefix(args[0], "distribution/"); ok {
+				if outcome == "" {
+					return usagef("--outcome is required for a distribution: accepted or recovered")
+				}
+				return app.withNode(cmd, func(n *node.Node) error {
+					if err := n.Supply.Review(cmd.Context(), operator(), key, outcome, note); err != nil {
+						return explainJourney(err)
+					}
+					fmt.Fprintf(app.Stdout, "distribution %s reviewed: %s\n", key, outcome)
+					return nil
+				})
+			}
+			if outcome != "" || note != "" {
+				return usagef("--outcome and --note are for distribution conflicts only")
+			}
 			return app.withNode(cmd, func(n *node.Node) error {
 				if err := n.Tracing.Review(cmd.Context(), operator(), args[0]); err != nil {
 					return explainJourney(err)
@@ -85,6 +115,8 @@ a username added on two nodes. Each line says how to resolve it.`,
 				return nil
 			})
 		},
-	})
+	}
+	cmd.Flags().StringVar(&outcome, "outcome", "", "for a distribution: accepted (the family keeps both) or recovered (one was given back)")
+	cmd.Flags().StringVar(&note, "note", "", "for a distribution: what was done (no names)")
 	return cmd
 }

@@ -87,6 +87,9 @@ the command prints the URL and a login for each role. With --data DIR it fills t
 			if err != nil {
 				return fail(err)
 			}
+			if _, err := demo.Supplies(ctx, n.Supply, n.Registry, n.Ledger, operator(), loaded.IDs, time.Time{}); err != nil {
+				return fail(err)
+			}
 			took := time.Since(start)
 			if app.JSON && !serve {
 				return app.printJSON(map[string]any{"data": app.DataDir, "people": loaded.People, "households": loaded.Households,

@@ -19,6 +19,7 @@ import (
 	"caravana/internal/store"
 	"caravana/internal/store/postgres"
 	"caravana/internal/store/sqlite"
+	"caravana/internal/supply"
 	"caravana/internal/tracing"
 )
 
@@ -60,6 +61,7 @@ type Node struct {
 	Registry *registry.Service
 	Journey  *journey.Service
 	Tracing  *tracing.Service
+	Supply   *supply.Service
 	Auth     *auth.Service
 	Throttle *auth.Throttle
 	Log      *slog.Logger
@@ -73,6 +75,7 @@ func Projector() *ledger.Projector {
 	registry.Register(p)
 	journey.Register(p)
 	tracing.Register(p)
+	supply.Register(p)
 	return p
 }
 
@@ -200,8 +203,9 @@ func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*No
 	au := auth.NewService(led)
 	au.KDF = cfg.PasswordKDF
 	reg := registry.NewService(led, sealer)
-	return &Node{Dir: cfg.Dir, Keys: keys, Store: st, Ledger: led, Sealer: sealer,
-		Registry: reg, Journey: journey.NewService(led, reg), Tracing: tracing.NewService(led, reg, sealer, cfg.Log), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
+	jr := journey.NewService(led, reg)
+	return &Node{Supply: supply.NewService(led, reg, jr), Dir: cfg.Dir, Keys: keys, Store: st, Ledger: led, Sealer: sealer,
+		Registry: reg, Journey: jr, Tracing: tracing.NewService(led, reg, sealer, cfg.Log), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
 }
 
 // ProjectionVersion names the shape of the projections this binary builds.

@@ -66,9 +66,12 @@ type BundleResult struct {
 	Created time.Time `json:"created"`
 	Events  int64     `json:"events"`
 	// Applied, Known and Rejected partition the bundle's events: new and
-	// applied, already held, refused (with the reason; never applied).
+	// applied, already here, refused or held for review (with the reason;
+	// never applied). Held counts those of Rejected held for review (S14:
+	// stamped in the future), which apply later.
 	Applied  int                `json:"applied"`
 	Known    int                `json:"known"`
+	Held     int                `json:"held"`
 	Rejected []ledger.Rejection `json:"rejected"`
 	// Purged counts events of revoked nodes dropped after their cut.
 	Purged int `json:"purged"`
@@ -88,7 +91,8 @@ func WithProgress(fn func(done, total int)) BundleOption {
 	return func(o *bundleOptions) { o.progress = fn }
 }
 
-// withApplyBatch sets how many events each ledger.Import gets.
+// withApplyBatch sets how many events each batch handed to
+// ledger.ImportBatches holds.
 func withApplyBatch(n int) BundleOption {
 	return func(o *bundleOptions) { o.batch = n }
 }

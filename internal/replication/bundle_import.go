@@ -178,6 +178,11 @@ func importBundle(ctx context.Context, n *node.Node, src *rewinder, o bundleOpti
 	if res.Rejected == nil {
 		res.Rejected = []ledger.Rejection{}
 	}
+	for _, r := range res.Rejected {
+		if r.Reason == ledger.ReasonFuture {
+			res.Held += r.Count
+		}
+	}
 
 	// What the sender holds, as of when it wrote the bundle. An older
 	// bundle never lowers what a newer sync taught.

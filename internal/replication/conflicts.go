@@ -16,6 +16,9 @@ const (
 	ConflictDuplicate = "duplicate" // one person registered on two nodes
 	ConflictReport    = "report"    // a report closed differently on two nodes
 	ConflictUsername  = "username"  // the same username added on two nodes
+	// ConflictDistribution: a once-per-period item given twice to one
+	// household (two nodes offline from each other, or an override).
+	ConflictDistribution = "distribution"
 )
 
 // Conflict is something concurrency broke, shown with every side kept
@@ -90,6 +93,20 @@ func Conflicts(ctx context.Context, n *node.Node, p auth.Principal) ([]Conflict,
 			Resolve: "the earliest decision stands: check with both teams, then mark it reviewed (caravana conflicts review " + r.ID + ")"}
 		for _, d := range r.Decisions {
 			c.Sides = append(c.Sides, ConflictSide{Value: d.Outcome + " " + d.Match, Node: d.Node, By: d.By, At: d.At})
+		}
+		out = append(out, c)
+	}
+	dists, err := n.Supply.Conflicts(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("conflicts: distributions: %w", err)
+	}
+	for _, d := range dists {
+		c := Conflict{Kind: ConflictDistribution, Subject: "distribution/" + d.Key,
+			Resolve: "both are kept and counted in stock: check with both teams, then caravana conflicts review distribution/" + d.Key +
+				" --outcome accepted (the family keeps both) or --outcome recovered (one was returned) --note TEXT"}
+		for _, sd := range d.Sides {
+			c.Sides = append(c.Sides, ConflictSide{Value: fmt.Sprintf("%d %s at %s", sd.Qty, sd.Item, sd.Stage),
+				Node: sd.Node, By: sd.By, At: sd.At, Ref: "person/" + sd.Person})
 		}
 		out = append(out, c)
 	}

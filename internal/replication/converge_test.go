@@ -28,6 +28,7 @@ import (
 	"caravana/internal/node"
 	"caravana/internal/registry"
 	"caravana/internal/replication"
+	"caravana/internal/supply"
 	"caravana/internal/tracing"
 )
 
@@ -188,7 +189,7 @@ func (o *org) operate(r *rand.Rand, n *node.Node) {
 	names := []string{"Ana", "José", "María", "Luis", "Rosa"}
 	stages := journey.DefaultRoute().Stages
 	stage := stages[r.IntN(5)].ID
-	switch kind := r.IntN(24) - 6; kind {
+	switch kind := r.IntN(28) - 6; kind {
 	case -6, -5, -4:
 		n.Registry.Update(ctx, op, pick(o.people, "person"), registry.Patch{Fields: map[string]string{
 			oneOf(r, []string{auth.FieldGivenNames, auth.FieldSurname2, auth.FieldOriginTown}): oneOf(r, names)}})
@@ -245,6 +246,17 @@ func (o *org) operate(r *rand.Rand, n *node.Node) {
 		n.Auth.AddUser(ctx, op, oneOf(r, []string{"vol1", "vol2"}), auth.Volunteer, "long enough pw")
 	case 17:
 		n.Journey.SetRoute(ctx, op, stages[:3+r.IntN(len(stages)-2)])
+	case 18:
+		n.Supply.Receive(ctx, op, supply.ReceiptInput{Item: oneOf(r, []string{"family-tent", "water"}), Qty: 1 + r.IntN(50), Stage: stage})
+	case 19, 20:
+		// The same households, given the same once-only tent or the day's
+		// water on nodes that have not synced: both kept, flagged.
+		n.Supply.Give(ctx, op, supply.GiveInput{Item: oneOf(r, []string{"family-tent", "water"}), Stage: stage,
+			Override: r.IntN(8) == 0, People: []supply.PersonRef{{Person: pick(o.people, "recipient")}}})
+	case 21:
+		if cs, err := n.Supply.Conflicts(ctx, op); err == nil && len(cs) > 0 {
+			n.Supply.Review(ctx, op, cs[r.IntN(len(cs))].Key, oneOf(r, supply.Outcomes), "revisado")
+		}
 	}
 }
 
@@ -265,6 +277,15 @@ func TestNodesConverge(t *testing.T) {
 				t.Fatal(err)
 			}
 			o.people = append(o.people, p.ID)
+		}
+		// Supplies: the catalogue, and a household of the first two shared
+		// people (the third has none: a household of one).
+		if _, err := root.Supply.DefineDefaults(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := root.Registry.CreateHousehold(ctx, op, registry.HouseholdInput{Label: "Familia López", Kind: "family",
+			Members: []registry.Member{{Person: o.people[0], Role: "head"}, {Person: o.people[1], Role: "child"}}}); err != nil {
+			t.Fatal(err)
 		}
 		for _, name := range []string{"Ana", "Pepe"} {
 			r, _, err := root.Tracing.Report(ctx, op, tracing.ReportInput{GivenNames: name, Surnames: "López"})

@@ -210,6 +210,7 @@ func routeTable(e *env) []route {
 	table = append(table, journeyRoutes(e, form, jsonBody)...)
 	table = append(table, syncRoutes(form, jsonBody)...)
 	table = append(table, conflictRoutes(form)...)
+	table = append(table, supplyRoutes(form, jsonBody)...)
 	return append(table, tracingRoutes(form, jsonBody)...)
 }
 

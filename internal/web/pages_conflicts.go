@@ -84,6 +84,11 @@ func (s *Server) conflictResolve(w http.ResponseWriter, r *http.Request, c *reqC
 
 func (s *Server) conflictReview(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f := r.PostForm
+	if key := strings.TrimSpace(f.Get("distribution")); key != "" {
+		return s.conflictAction(w, r, c, auth.ConflictResolve, "distribution", func() error {
+			return s.n.Supply.Review(r.Context(), c.p, key, f.Get("outcome"), f.Get("note"))
+		})
+	}
 	return s.conflictAction(w, r, c, auth.ConflictResolve, "reviewed", func() error {
 		return s.n.Tracing.Review(r.Context(), c.p, strings.TrimSpace(f.Get("report")))
 	})

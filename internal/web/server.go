@@ -159,8 +159,13 @@ func (s *Server) routes() {
 	m.handle("POST /conflicts/resolve", s.page(s.conflictResolve))
 	m.handle("POST /conflicts/review", s.page(s.conflictReview))
 	m.handle("POST /conflicts/disable-user", s.page(s.conflictDisableUser))
+	m.handle("GET /supply", s.page(s.supplyPage))
+	m.handle("POST /supply/check", s.page(s.supplyCheckSubmit))
+	m.handle("POST /supply/give", s.page(s.supplyGiveSubmit))
+	m.handle("POST /supply/receive", s.page(s.supplyReceiveSubmit))
 	m.handle("GET /sync", s.page(s.syncPage))
 	m.handle("POST /sync/nodes/{id}/revoke", s.page(s.syncRevoke))
+	m.handle("POST /sync/held/{id}/release", s.page(s.syncRelease))
 
 	// Node-to-node sync: signed by node keys, no session (see replication).
 	m.handle("POST "+replication.PathPull, s.repl.Pull)
@@ -213,6 +218,10 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/duplicates", s.apiDuplicates, 0)
 	s.api("POST /api/v1/duplicates/distinct", s.apiDuplicatesDistinct, 0)
 	s.api("POST /api/v1/people/{id}/merge", s.apiPersonMerge, 0)
+	s.api("GET /api/v1/supply/items", s.apiSupplyItems, 0)
+	s.api("GET /api/v1/supply/stock", s.apiSupplyStock, 0)
+	s.api("POST /api/v1/supply/distributions", s.apiSupplyDistributions, 0)
+	s.api("POST /api/v1/supply/receipts", s.apiSupplyReceipt, 0)
 	s.api("GET /api/v1/sync", s.apiSync, 0)
 	s.api("GET /api/v1/openapi.json", s.apiOpenAPI, public)
 }

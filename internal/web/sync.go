@@ -96,8 +96,9 @@ func (s *Server) syncPage(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 		d.Held = append(d.Held, syncHeldRow{HeldRun: h, Name: names[h.Node], StampedAt: syncTime(h.Stamped), DueAt: syncTime(h.Due),
 			AheadBy: aheadText(h.Ahead())})
 	}
-	if r.URL.Query().Get("done") == "revoked" {
-		d.Done = "revoked"
+	switch done := r.URL.Query().Get("done"); done {
+	case "revoked", "released":
+		d.Done = done
 	}
 	for _, p := range st.Peers {
 		d.Peers = append(d.Peers, syncPeerRow{PeerStatus: p, Heard: syncTime(p.LastHeard), Synced: syncTime(p.LastSync), ErrorAt: syncTime(p.LastErrorAt)})
@@ -110,8 +111,11 @@ func (s *Server) syncPage(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 		d.Nodes = append(d.Nodes, syncNodeRow{NodeInfo: n, Enrolled: syncTime(time.UnixMilli(n.EnrolledAt)), Self: n.ID == st.Node, By: by})
 	}
 	v := s.newView(r, c, "sync.title", "sync", d)
-	if d.Done != "" {
+	switch d.Done {
+	case "revoked":
 		v.Flash = c.T("sync.done_revoked")
+	case "released":
+		v.Flash = c.T("sync.done_released")
 	}
 	return s.render(w, r, http.StatusOK, "sync", v)
 }
@@ -142,6 +146,26 @@ func (s *Server) syncRevoke(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 		return err
 	}
 	return redirect(w, r, "/sync?done=revoked")
+}
+
+// syncRelease applies a node's held events now: a coordinator has judged
+// them sound though stamped in the future (a device with a wrong clock).
+// The form must tick "confirm", as revocation's does: their timestamps
+// will win over later edits until the clocks catch up.
+func (s *Server) syncRelease(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	if err := auth.Check(c.p, auth.SyncHold); err != nil {
+		return err
+	}
+	if r.PostForm.Get("confirm") != "1" {
+		return invalid(registry.FieldError{Field: "confirm", Code: "required", Message: "tick the box to confirm"})
+	}
+	if _, err := s.n.Ledger.Release(r.Context(), c.p.Actor(), r.PathValue("id")); err != nil {
+		if errors.Is(err, ledger.ErrNotHeld) {
+			return errNotFound
+		}
+		return err
+	}
+	return redirect(w, r, "/sync?done=released")
 }
 
 // apiSync is the status as JSON: this node, its vector, peers and nodes.

@@ -119,6 +119,52 @@ func TestSyncPageHeld(t *testing.T) {
 	if r := c.page("/sync"); strings.Contains(r.body, "Eventos retenidos") {
 		t.Fatal("the sync page shows held events when there are none")
 	}
+	k, at := holdFuture(t, e)
+	checkPages(t, c, "/sync")
+	r := c.page("/sync")
+	for _, w := range []string{"Eventos retenidos para revisión", "reloj adelantado", k.NodeID, "caravana sync release " + k.NodeID,
+		"5 minutos", at.UTC().Format("2006-01-02 15:04")} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("the sync page lacks %q", w)
+		}
+	}
+	// Two hours, give or take the test's own time.
+	if !strings.Contains(r.body, "2h 00m") && !strings.Contains(r.body, "1h 59m") {
+		t.Error("the sync page does not say how far ahead the held events are")
+	}
+	if r := e.login(auth.Volunteer).page("/sync"); r.status != 403 || strings.Contains(r.body, k.NodeID) {
+		t.Errorf("a volunteer at /sync: %d", r.status)
+	}
+	release := "/sync/held/" + k.NodeID + "/release"
+	if !strings.Contains(r.body, `action="`+release+`"`) {
+		t.Error("the sync page has no release button")
+	}
+	if r := c.form(release, url.Values{}); r.status != 400 {
+		t.Errorf("release without confirming: %d", r.status)
+	}
+	if r := e.login(auth.Volunteer).form(release, url.Values{"confirm": {"1"}}); r.status != 403 {
+		t.Errorf("a volunteer releasing: %d", r.status)
+	}
+	if r := c.form(release, url.Values{"confirm": {"1"}}); r.status != 303 {
+		t.Fatalf("release: %d", r.status)
+	}
+	if r := c.page("/sync?done=released"); strings.Contains(r.body, "Eventos retenidos para") || !strings.Contains(r.body, "Eventos retenidos aplicados") {
+		t.Errorf("after releasing:\n%.3000s", r.body)
+	}
+	if held, err := e.n.Ledger.Held(ctx); err != nil || len(held) != 0 {
+		t.Errorf("held after release: %+v %v", held, err)
+	}
+	if r := c.form(release, url.Values{"confirm": {"1"}}); r.status != 404 {
+		t.Errorf("releasing again: %d", r.status)
+	}
+}
+
+// holdFuture enrols a node whose clock runs two hours ahead and imports
+// three of its events, which are held for review. It returns the node's
+// keys and the events' time.
+func holdFuture(t *testing.T, e *env) (*crypto.Keys, time.Time) {
+	t.Helper()
+	ctx := context.Background()
 	k, err := crypto.NewKeys(crypto.KDFParams{MemoryKiB: 1024, Time: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -139,25 +185,5 @@ func TestSyncPageHeld(t *testing.T) {
 	if res, err := e.n.Ledger.Import(ctx, evs); err != nil || res.Held != 3 {
 		t.Fatalf("import: %+v %v", res, err)
 	}
-	checkPages(t, c, "/sync")
-	r := c.page("/sync")
-	for _, w := range []string{"Eventos retenidos para revisión", "reloj adelantado", k.NodeID, "caravana sync release " + k.NodeID,
-		"5 minutos", at.UTC().Format("2006-01-02 15:04")} {
-		if !strings.Contains(r.body, w) {
-			t.Errorf("the sync page lacks %q", w)
-		}
-	}
-	// Two hours, give or take the test's own time.
-	if !strings.Contains(r.body, "2h 00m") && !strings.Contains(r.body, "1h 59m") {
-		t.Error("the sync page does not say how far ahead the held events are")
-	}
-	if r := e.login(auth.Volunteer).page("/sync"); r.status != 403 || strings.Contains(r.body, k.NodeID) {
-		t.Errorf("a volunteer at /sync: %d", r.status)
-	}
-	if _, err := e.n.Ledger.Release(ctx, "test", k.NodeID); err != nil {
-		t.Fatal(err)
-	}
-	if r := c.page("/sync"); strings.Contains(r.body, "Eventos retenidos") {
-		t.Error("released events still show as held")
-	}
+	return k, at
 }
