@@ -207,7 +207,7 @@ func (s *SQL) Update(ctx context.Context, fn func(Tx) error) error {
 			return fmt.Errorf("lock writer: %w", err)
 		}
 	}
-	if err := fn(&sqlTx{s: s, tx: tx, write: true}); err != nil {
+	if err := fn(&sqlTx{s: s, tx: tx, write: true, sctx: context.WithoutCancel(ctx)}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -224,13 +224,18 @@ func (s *SQL) View(ctx context.Context, fn func(ReadTx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&sqlTx{s: s, tx: tx})
+	return fn(&sqlTx{s: s, tx: tx, sctx: context.WithoutCancel(ctx)})
 }
 
 type sqlTx struct {
 	s     *SQL
 	tx    *sql.Tx
 	write bool
+	stmts map[*sql.Stmt]*sql.Stmt // prepared statements bound to tx (bound)
+	// sctx runs the prepared statements. The transaction already ends
+	// (rolled back) when its context does; a statement given a context
+	// that can end also starts a goroutine to watch it, for every row read.
+	sctx context.Context
 }
 
 // Hot write statements, prepared once when the store opens: compiling SQL
@@ -262,17 +267,32 @@ func (t *sqlTx) prepared(query string) *sql.Stmt {
 	return t.s.rstmts[query]
 }
 
+// bound is st bound to this transaction, made once per transaction: each
+// Tx.StmtContext makes a new statement that the transaction keeps until it
+// ends, which for a sync's million events was a million of them.
+func (t *sqlTx) bound(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	if b, ok := t.stmts[st]; ok {
+		return b
+	}
+	if t.stmts == nil {
+		t.stmts = map[*sql.Stmt]*sql.Stmt{}
+	}
+	b := t.tx.StmtContext(ctx, st)
+	t.stmts[st] = b
+	return b
+}
+
 // queryRow uses the prepared statement where there is one.
 func (t *sqlTx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.prepared(query); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		return t.bound(ctx, st).QueryRowContext(t.sctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
 }
 
 func (t *sqlTx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.prepared(query); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		return t.bound(ctx, st).QueryContext(t.sctx, args...)
 	}
 	return t.tx.QueryContext(ctx, t.s.q(query), args...)
 }
@@ -302,7 +322,7 @@ func (s *SQL) prepare(ctx context.Context) error {
 func (t *sqlTx) exec(ctx context.Context, query string, args ...any) error {
 	var err error
 	if st, ok := t.s.stmts[query]; ok && t.write {
-		_, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		_, err = t.bound(ctx, st).ExecContext(t.sctx, args...)
 	} else {
 		_, err = t.tx.ExecContext(ctx, t.s.q(query), args...)
 	}
