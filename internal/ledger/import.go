@@ -426,11 +426,13 @@ func (im *importer) applyRun(ctx context.Context, info NodeInfo, run []event.Eve
 	if err := tx.Savepoint(ctx, sp); err != nil {
 		return nil, err
 	}
+	// The run's events are stored first, in few statements, then
+	// projected one by one (projections read documents, never the log).
+	if err := tx.InsertEvents(ctx, run); err != nil {
+		return nil, fmt.Errorf("store %s from seq %d: %w", info.ID, run[0].Seq, err)
+	}
 	for k := range run {
 		e := &run[k]
-		if err := tx.InsertEvent(ctx, e); err != nil {
-			return nil, fmt.Errorf("store %s: %w", e.ID(), err)
-		}
 		if err := im.l.proj.Apply(ctx, tx, e); err != nil {
 			if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
 				return nil, rbErr

@@ -241,7 +241,7 @@ type sqlTx struct {
 // Hot write statements, prepared once when the store opens: compiling SQL
 // per row dominates bulk appends. (They cannot be prepared lazily: the
 // SQLite writer pool has one connection, held by the open transaction.)
-var hotWrites = []string{qPut, qAddIndex, qRemoveIndex, qInsertEvent, qAudit, qGetDoc, qLookup, qHead}
+var hotWrites = []string{qPut, qAddIndex, qRemoveIndex, qInsertEvent, qInsertEvents, qAudit, qGetDoc, qLookup, qHead}
 
 // hotReads are prepared on the reader pool too.
 var hotReads = []string{qGetDoc, qGetLocal, qLookup}
@@ -613,6 +613,34 @@ func (t *sqlTx) RemoveIndex(ctx context.Context, index, key, id string) error {
 func (t *sqlTx) InsertEvent(ctx context.Context, e *event.Event) error {
 	return t.exec(ctx, qInsertEvent,
 		e.Node, int64(e.Seq), int64(e.HLC), e.Actor, e.Kind, e.Subject, []byte(e.Body), e.Prev, e.Hash, e.Sig)
+}
+
+// insertChunk is how many events one multi-row INSERT stores: 500
+// parameters, well within every engine's limit.
+const insertChunk = 50
+
+var qInsertEvents = `INSERT INTO events (` + eventCols + `) VALUES ` +
+	strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, insertChunk-1) + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func (t *sqlTx) InsertEvents(ctx context.Context, evs []event.Event) error {
+	args := make([]any, 0, 10*insertChunk)
+	for len(evs) >= insertChunk {
+		args = args[:0]
+		for i := range evs[:insertChunk] {
+			e := &evs[i]
+			args = append(args, e.Node, int64(e.Seq), int64(e.HLC), e.Actor, e.Kind, e.Subject, []byte(e.Body), e.Prev, e.Hash, e.Sig)
+		}
+		if err := t.exec(ctx, qInsertEvents, args...); err != nil {
+			return err
+		}
+		evs = evs[insertChunk:]
+	}
+	for i := range evs {
+		if err := t.InsertEvent(ctx, &evs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *sqlTx) DeleteEventsAfter(ctx context.Context, node string, after uint64) (int, error) {

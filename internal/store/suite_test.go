@@ -27,6 +27,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Index", func(t *testing.T) { testIndex(t, open(t)) })
 	t.Run("IndexRange", func(t *testing.T) { testIndexRange(t, open(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open(t)) })
+	t.Run("InsertEvents", func(t *testing.T) { testInsertEvents(t, open(t)) })
 	t.Run("EachEventPagesInOrder", func(t *testing.T) { testEachEvent(t, open(t)) })
 	t.Run("EachDoc", func(t *testing.T) { testEachDoc(t, open(t)) })
 	t.Run("ResetProjections", func(t *testing.T) { testReset(t, open(t)) })
@@ -237,6 +238,52 @@ func eventsEqual(a, b *event.Event) bool {
 	return a.Node == b.Node && a.Seq == b.Seq && a.HLC == b.HLC && a.Actor == b.Actor && a.Kind == b.Kind &&
 		a.Subject == b.Subject && bytes.Equal(a.Body, b.Body) && bytes.Equal(a.Prev, b.Prev) &&
 		bytes.Equal(a.Hash, b.Hash) && bytes.Equal(a.Sig, b.Sig)
+}
+
+// testInsertEvents: many events stored in chunks read back as stored one
+// by one; a (node, seq) already taken fails the call with
+// ErrAlreadyExists, and the transaction (Update) leaves nothing of it.
+func testInsertEvents(t *testing.T, s store.Store) {
+	const n = 123 // two full chunks of 50 and 23 left over
+	var evs []event.Event
+	var prev []byte
+	for i := range n {
+		e := mkEvent("node-m", uint64(i+1), event.MakeHLC(2000+int64(i), 0), fmt.Sprintf(`{"i":%d}`, i), prev)
+		evs = append(evs, *e)
+		prev = e.Hash
+	}
+	update(t, s, func(tx store.Tx) error { return tx.InsertEvents(ctx, evs) })
+	view(t, s, func(tx store.ReadTx) error {
+		got, err := tx.Events(ctx, "node-m", 0, 1000)
+		if err != nil || len(got) != n {
+			t.Fatalf("Events = %d events, %v; want %d", len(got), err, n)
+		}
+		for i := range got {
+			if !eventsEqual(&got[i], &evs[i]) {
+				t.Fatalf("event %d read back as %+v, stored %+v", i, got[i], evs[i])
+			}
+		}
+		return nil
+	})
+	// A chunk holding one taken (node, seq): refused as a whole.
+	var more []event.Event
+	for i := range 60 {
+		seq := uint64(n + 1 + i)
+		if i == 30 {
+			seq = 7 // taken
+		}
+		more = append(more, *mkEvent("node-m", seq, event.MakeHLC(9000+int64(i), 0), `{}`, nil))
+	}
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.InsertEvents(ctx, more) })
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("InsertEvents with a taken seq = %v, want ErrAlreadyExists", err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		if h, err := tx.Head(ctx, "node-m"); err != nil || h.Seq != n {
+			t.Errorf("Head after the refused call = %+v, %v; want seq %d", h, err, n)
+		}
+		return nil
+	})
 }
 
 func testEvents(t *testing.T, s store.Store) {
