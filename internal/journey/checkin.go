@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"caravana/internal/auth"
-	"caravana/internal/cardcode"
 	"caravana/internal/event"
 	"caravana/internal/ledger"
 	"caravana/internal/registry"
@@ -16,10 +15,7 @@ import (
 )
 
 // PersonRef names a person by card code (as typed or scanned) or by id.
-type PersonRef struct {
-	Code   string `json:"code,omitempty"`
-	Person string `json:"person,omitempty"`
-}
+type PersonRef = registry.PersonRef
 
 // CheckinInput is one scan or search result at a checkpoint.
 type CheckinInput struct {
@@ -64,33 +60,6 @@ const MaxBatch = 500
 // maxPast is how far back a check-in time may be: a phone offline for a
 // month is plausible, a year is a wrong clock.
 const maxPast = 90 * 24 * time.Hour
-
-// parseRef checks a person reference before any look-up: a typo in a card
-// code is caught by its check character here (cardcode).
-func parseRef(field string, ref PersonRef) (PersonRef, *registry.FieldError) {
-	switch {
-	case ref.Code != "" && ref.Person != "":
-		return ref, &registry.FieldError{Field: field, Code: "invalid", Message: "give a card code or a person id, not both"}
-	case ref.Person != "":
-		if len(ref.Person) > 64 {
-			return ref, &registry.FieldError{Field: field + ".person", Code: "invalid", Message: "is not a person id"}
-		}
-		return ref, nil
-	case ref.Code == "":
-		return ref, &registry.FieldError{Field: field, Code: "required", Message: "a card code or a person id is required"}
-	}
-	canon, err := cardcode.Parse(ref.Code)
-	switch {
-	case errors.Is(err, cardcode.ErrCheck):
-		return ref, &registry.FieldError{Field: field + ".code", Code: "check",
-			Message: "invalid card code: the check character does not match (a typo?)"}
-	case err != nil:
-		return ref, &registry.FieldError{Field: field + ".code", Code: "code_format",
-			Message: "a card code has 10 letters and digits, e.g. 7KQ2M-XW4PJ"}
-	}
-	ref.Code = canon
-	return ref, nil
-}
 
 // checkTime validates a client-supplied time.
 func (s *Service) checkTime(field string, at time.Time) *registry.FieldError {
@@ -156,7 +125,7 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 	refs := make([]PersonRef, len(ins))
 	for i, in := range ins {
 		field := fmt.Sprintf("checkins[%d]", i)
-		ref, fe := parseRef(field, in.PersonRef)
+		ref, fe := registry.ParseRef(field, in.PersonRef)
 		if fe != nil {
 			v = append(v, *fe)
 		}
@@ -193,7 +162,7 @@ func (s *Service) CheckInBatch(ctx context.Context, p auth.Principal, stage stri
 		}
 		reg := s.reg.Reader(tx, p)
 		for i, ref := range refs {
-			id, err := resolveIn(ctx, reg, ref)
+			id, err := reg.Resolve(ctx, ref)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				field := fmt.Sprintf("checkins[%d]", i)
@@ -360,22 +329,6 @@ func (s *Service) readCheckin(ctx context.Context, tx store.ReadTx, stage, id st
 		delete(existing, id)
 	}
 	return found, nil
-}
-
-// resolveIn turns a parsed reference into a person id inside reg's
-// snapshot.
-func resolveIn(ctx context.Context, reg *registry.Reader, ref PersonRef) (string, error) {
-	if ref.Code != "" {
-		return reg.ResolveCode(ctx, ref.Code)
-	}
-	ok, err := reg.Exists(ctx, ref.Person)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", fmt.Errorf("person: %w", ErrNotFound)
-	}
-	return ref.Person, nil
 }
 
 // fillSeenHere lists, in each glance, the household members (the person

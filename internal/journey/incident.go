@@ -117,7 +117,7 @@ func (s *Service) RecordIncident(ctx context.Context, p auth.Principal, in Incid
 	refs := make([]PersonRef, len(in.People))
 	for i, ref := range in.People {
 		var fe *registry.FieldError
-		if refs[i], fe = parseRef(fmt.Sprintf("people[%d]", i), ref); fe != nil {
+		if refs[i], fe = registry.ParseRef(fmt.Sprintf("people[%d]", i), ref); fe != nil {
 			v = append(v, *fe)
 		}
 	}

@@ -46,7 +46,7 @@ func statusOf(id string, d statusDoc, found bool) Status {
 }
 
 func (s *Service) refToID(ctx context.Context, p auth.Principal, ref PersonRef) (string, error) {
-	ref, fe := parseRef("person", ref)
+	ref, fe := registry.ParseRef("person", ref)
 	if fe != nil {
 		return "", registry.ValidationError{*fe}
 	}
@@ -152,7 +152,7 @@ func (s *Service) MarkLeft(ctx context.Context, p auth.Principal, ref PersonRef,
 			v = append(v, registry.FieldError{Field: "stage", Code: "unknown_stage", Message: "is not a stage of the route"})
 		}
 	}
-	if _, fe := parseRef("person", ref); fe != nil {
+	if _, fe := registry.ParseRef("person", ref); fe != nil {
 		v = append(v, *fe)
 	}
 	if len(v) > 0 {

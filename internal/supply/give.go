@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"caravana/internal/auth"
-	"caravana/internal/cardcode"
 	"caravana/internal/ledger"
 	"caravana/internal/registry"
 	"caravana/internal/store"
@@ -17,10 +16,7 @@ import (
 
 // PersonRef names who collects: a card code (as typed or scanned) or a
 // person id.
-type PersonRef struct {
-	Code   string `json:"code,omitempty"`
-	Person string `json:"person,omitempty"`
-}
+type PersonRef = registry.PersonRef
 
 // MaxGive is the most people one distribution call takes.
 const MaxGive = 200
@@ -83,49 +79,6 @@ type GiveResult struct {
 	Glance *registry.Glance `json:"glance,omitempty"`
 	// Balance is the item's stock at the stage after the whole call.
 	Balance int64 `json:"balance"`
-}
-
-// parseRef checks a reference before any look-up: a typo in a card code is
-// caught by its check character.
-func parseRef(field string, ref PersonRef) (PersonRef, *registry.FieldError) {
-	ref.Code, ref.Person = strings.TrimSpace(ref.Code), strings.TrimSpace(ref.Person)
-	switch {
-	case ref.Code != "" && ref.Person != "":
-		return ref, &registry.FieldError{Field: field, Code: "invalid", Message: "give a card code or a person id, not both"}
-	case ref.Person != "":
-		if len(ref.Person) > maxIDLen {
-			return ref, &registry.FieldError{Field: field + ".person", Code: "invalid", Message: "is not a person id"}
-		}
-		return ref, nil
-	case ref.Code == "":
-		return ref, &registry.FieldError{Field: field, Code: "required", Message: "a card code or a person id is required"}
-	}
-	canon, err := cardcode.Parse(ref.Code)
-	switch {
-	case errors.Is(err, cardcode.ErrCheck):
-		return ref, &registry.FieldError{Field: field + ".code", Code: "check",
-			Message: "invalid card code: the check character does not match (a typo?)"}
-	case err != nil:
-		return ref, &registry.FieldError{Field: field + ".code", Code: "code_format",
-			Message: "a card code has 10 letters and digits, e.g. 7KQ2M-XW4PJ"}
-	}
-	ref.Code = canon
-	return ref, nil
-}
-
-// resolveIn turns a parsed reference into a person id inside reg's snapshot.
-func resolveIn(ctx context.Context, reg *registry.Reader, ref PersonRef) (string, error) {
-	if ref.Code != "" {
-		return reg.ResolveCode(ctx, ref.Code)
-	}
-	ok, err := reg.Exists(ctx, ref.Person)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", fmt.Errorf("person: %w", ErrNotFound)
-	}
-	return ref.Person, nil
 }
 
 // stageOrLatest resolves the stage of a distribution: given, it must be on
@@ -213,7 +166,7 @@ func (s *Service) Check(ctx context.Context, p auth.Principal, item, stage strin
 	if err := auth.Check(p, auth.SupplyGive); err != nil {
 		return Entitlement{}, err
 	}
-	ref, fe := parseRef("person", ref)
+	ref, fe := registry.ParseRef("person", ref)
 	if fe != nil {
 		return Entitlement{}, registry.ValidationError{*fe}
 	}
@@ -232,7 +185,7 @@ func (s *Service) Check(ctx context.Context, p auth.Principal, item, stage strin
 			return err
 		}
 		reg := s.reg.Reader(tx, p)
-		id, err := resolveIn(ctx, reg, ref)
+		id, err := reg.Resolve(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -278,7 +231,7 @@ func (s *Service) Give(ctx context.Context, p auth.Principal, in GiveInput) ([]G
 	refs := make([]PersonRef, len(in.People))
 	for i, ref := range in.People {
 		var fe *registry.FieldError
-		if refs[i], fe = parseRef(fmt.Sprintf("people[%d]", i), ref); fe != nil {
+		if refs[i], fe = registry.ParseRef(fmt.Sprintf("people[%d]", i), ref); fe != nil {
 			v = append(v, *fe)
 		}
 	}
@@ -305,7 +258,7 @@ func (s *Service) Give(ctx context.Context, p auth.Principal, in GiveInput) ([]G
 		given := map[string]int{} // unit -> index of its distribution in this call
 		for i, ref := range refs {
 			field := fmt.Sprintf("people[%d]", i)
-			id, err := resolveIn(ctx, reg, ref)
+			id, err := reg.Resolve(ctx, ref)
 			if errors.Is(err, ErrNotFound) {
 				msg := "no person registered on this node holds this card code"
 				if ref.Code == "" {
