@@ -169,11 +169,13 @@ const maxBatch = 512
 // for the same reason). Under concurrent load, such as a crossing's
 // scanners, most requests are still reading when the writer comes round,
 // so a batch taken at once holds few of them; every commit then pays its
-// sync, and every reader's page cache is emptied by it. Waiting a
-// millisecond roughly halves the commits, and the CPU they cost, and so
-// shortens the queue more than the wait adds. A lone writer (the CLI, a
-// bulk load) sees batches of one and never waits.
-const commitDelay = time.Millisecond
+// sync and its WAL writes, and every reader's page cache is emptied by it.
+// Waiting two milliseconds gathers several times more requests a commit
+// and saves a sixth of a check-in's CPU, which shortens the queue more
+// than the wait adds (p99 at 2,000 check-ins/s: about 25 ms, against 40 to
+// 100 ms with 1 ms). A lone writer (the CLI, a bulk load) sees batches of
+// one and never waits.
+const commitDelay = 2 * time.Millisecond
 
 func (l *Ledger) loop() {
 	defer l.wg.Done()
