@@ -103,7 +103,7 @@ func Conflicts(ctx context.Context, n *node.Node, p auth.Principal) ([]Conflict,
 	for _, d := range dists {
 		c := Conflict{Kind: ConflictDistribution, Subject: "distribution/" + d.Key,
 			Resolve: "both are kept and counted in stock: check with both teams, then caravana conflicts review distribution/" + d.Key +
-				" --outcome accepted (the family keeps both) or --outcome recovered (one was returned) --note TEXT"}
+				" --outcome accepted (the family keeps both) or --outcome recovered (one was returned; put it back in stock with caravana supply receive) --note TEXT"}
 		for _, sd := range d.Sides {
 			c.Sides = append(c.Sides, ConflictSide{Value: fmt.Sprintf("%d %s at %s", sd.Qty, sd.Item, sd.Stage),
 				Node: sd.Node, By: sd.By, At: sd.At, Ref: "person/" + sd.Person})
