@@ -55,6 +55,9 @@ func (d entDoc) conflict(key string) Conflict {
 	return c
 }
 
+// noteEntity is what a review note is sealed to: the conflict it settles.
+func noteEntity(key string) string { return "distribution/" + key }
+
 // Conflicts lists the open distribution conflicts, by key.
 func (s *Service) Conflicts(ctx context.Context, p auth.Principal) ([]Conflict, error) {
 	if err := auth.Check(p, auth.ConflictsRead); err != nil {
@@ -78,12 +81,35 @@ func (s *Service) Conflicts(ctx context.Context, p auth.Principal) ([]Conflict, 
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Review notes are sealed (they may name someone): opened here, and
+	// each one shown is an audited read.
+	var audit []store.AuditEntry
+	for i := range out {
+		for j := range out[i].Reviews {
+			r := &out[i].Reviews[j]
+			if r.Note == "" {
+				continue
+			}
+			if r.Note, err = s.reg.OpenNote(noteEntity(out[i].Key), r.Note); err != nil {
+				return nil, err
+			}
+			audit = append(audit, store.AuditEntry{Actor: p.Actor(), Action: "supply.note.read", Record: noteEntity(out[i].Key), Detail: "conflicts"})
+		}
+	}
+	if len(audit) > 0 {
+		if err := s.led.Audit(ctx, audit...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Review closes a distribution conflict: outcome is Accepted (the family
 // keeps both) or Recovered (one was given back), with a note saying what
-// was done (no names: it is not sealed). The review settles the sides
+// was done (sealed: it may name someone). The review settles the sides
 // this node knows; a distribution it did not know of opens the conflict
 // again on every node once it arrives.
 func (s *Service) Review(ctx context.Context, p auth.Principal, key, outcome, note string) error {
@@ -117,7 +143,7 @@ func (s *Service) Review(ctx context.Context, p auth.Principal, key, outcome, no
 	for i, sd := range d.Sides {
 		seen[i] = sd.Event
 	}
-	body := reviewedBody{Key: key, Outcome: outcome, Note: note, Seen: seen}
+	body := reviewedBody{Key: key, Outcome: outcome, Note: s.reg.SealNote(noteEntity(key), note), Seen: seen}
 	if _, err := s.led.Append(ctx, p.Actor(), []ledger.Draft{{Kind: KindReviewed, Subject: "supply-ent/" + key, Body: body}}); err != nil {
 		return fmt.Errorf("review: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"caravana/internal/auth"
+	"caravana/internal/event"
 	"caravana/internal/registry"
 	"caravana/internal/store"
 	"caravana/internal/supply"
@@ -370,5 +371,71 @@ func TestTwoNodesGiveOffline(t *testing.T) {
 	}
 	if err := a.Supply.Review(ctx, coord, cs[0].Key, supply.Accepted, ""); !errors.Is(err, supply.ErrNotFound) {
 		t.Fatalf("reviewing a closed conflict: %v", err)
+	}
+}
+
+// TestReviewNoteSealed: a review note may name someone, so it travels and
+// is kept sealed; a coordinator reading it again (the conflict reopened by
+// a later distribution) sees it, and that read is audited.
+func TestReviewNoteSealed(t *testing.T) {
+	n := newNode(t)
+	if _, err := n.Supply.DefineDefaults(ctx, coord); err != nil {
+		t.Fatal(err)
+	}
+	_, ps := family(t, n, "Ana", "Beto", "Caro")
+	give(t, n.Supply, vol, "family-tent", code(ps[0].Code))
+	overrideTo := func(p registry.Person) {
+		t.Helper()
+		if _, err := n.Supply.Give(ctx, coord, supply.GiveInput{Item: "family-tent", Stage: stage, Override: true,
+			People: []supply.PersonRef{code(p.Code)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	overrideTo(ps[1])
+	cs, err := n.Supply.Conflicts(ctx, coord)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("conflicts: %+v %v", cs, err)
+	}
+	const note = "Xochitl Tzul devolvió una carpa"
+	if err := n.Supply.Review(ctx, coord, cs[0].Key, supply.Recovered, note); err != nil {
+		t.Fatal(err)
+	}
+	// Nowhere in the log or the projections in plaintext.
+	err = n.Store.View(ctx, func(tx store.ReadTx) error {
+		if err := tx.EachEvent(ctx, func(e *event.Event) error {
+			if strings.Contains(string(e.Body), "Xochitl") {
+				t.Errorf("event %s %s holds the note in plaintext", e.ID(), e.Kind)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Scan(ctx, "supply.ent", func(id string, data []byte) error {
+			if strings.Contains(string(data), "Xochitl") {
+				t.Errorf("projection %s holds the note in plaintext", id)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overrideTo(ps[2]) // a side the review did not see: open again
+	cs, err = n.Supply.Conflicts(ctx, coord)
+	if err != nil || len(cs) != 1 || len(cs[0].Reviews) != 1 || cs[0].Reviews[0].Note != note {
+		t.Fatalf("reopened conflict: %+v %v", cs, err)
+	}
+	var reads int
+	err = n.Store.View(ctx, func(tx store.ReadTx) error {
+		rows, err := tx.Audit(ctx, store.AuditFilter{Record: "distribution/" + cs[0].Key})
+		for _, r := range rows {
+			if r.Action == "supply.note.read" && r.Actor == coord.Actor() {
+				reads++
+			}
+		}
+		return err
+	})
+	if err != nil || reads != 1 {
+		t.Errorf("audited note reads = %d, %v; want 1", reads, err)
 	}
 }
