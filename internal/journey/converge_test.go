@@ -87,7 +87,7 @@ func project(t projtest.Fataler, dir string, evs []*event.Event) snapshot {
 	return snap
 }
 
-func stampLess(a, b *event.Event) bool { return stampOf(a).before(stampOf(b)) }
+func stampLess(a, b *event.Event) bool { return event.StampOf(a).Before(event.StampOf(b)) }
 
 // checkModel compares the projection with first- and last-writer-wins
 // worked out directly from the events.

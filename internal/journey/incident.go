@@ -309,7 +309,7 @@ func (s *Service) hazard(ctx context.Context, id string) (Hazard, error) {
 	if err != nil {
 		return Hazard{}, err
 	}
-	if !found || d.Recorded.zero() {
+	if !found || d.Recorded.Zero() {
 		return Hazard{}, fmt.Errorf("hazard %s: %w", id, ErrNotFound)
 	}
 	return hazardOf(id, d, s.now()), nil
@@ -318,7 +318,7 @@ func (s *Service) hazard(ctx context.Context, id string) (Hazard, error) {
 func hazardOf(id string, d hazardDoc, now time.Time) Hazard {
 	h := Hazard{ID: id, Kind: d.Kind, Place: Place{Stage: d.Stage, Lat: d.Lat, Lon: d.Lon},
 		From: time.UnixMilli(d.From).UTC(), Until: time.UnixMilli(d.Until).UTC(), By: d.By}
-	if !d.Cleared.zero() {
+	if !d.Cleared.Zero() {
 		h.Cleared = d.Cleared.T.Time()
 	}
 	h.Live = h.Cleared.IsZero() && !now.Before(h.From) && now.Before(h.Until)
@@ -343,7 +343,7 @@ func (s *Service) hazards(ctx context.Context, liveOnly bool) ([]Hazard, error) 
 			if err := json.Unmarshal(data, &d); err != nil {
 				return err
 			}
-			if d.Recorded.zero() {
+			if d.Recorded.Zero() {
 				return nil // cleared before its record arrived
 			}
 			h := hazardOf(id, d, now)

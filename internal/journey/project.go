@@ -79,20 +79,8 @@ func apply(ctx context.Context, tx store.Tx, e *event.Event) error {
 	return nil
 }
 
-// stamp is the (HLC, node) of the write that set a value: the order of
-// last-writer-wins, and of first-writer-wins where the earliest is kept.
-type stamp struct {
-	T event.HLC `json:"t"`
-	N string    `json:"n"`
-}
-
-func stampOf(e *event.Event) stamp { return stamp{e.HLC, e.Node} }
-
-// before reports whether a was written before b; the zero stamp is before
-// everything.
-func (a stamp) before(b stamp) bool { return a.T < b.T || (a.T == b.T && a.N < b.N) }
-
-func (a stamp) zero() bool { return a.T == 0 && a.N == "" }
+// stamp orders the writes to a document (event.Stamp).
+type stamp = event.Stamp
 
 // routeBody is the body of route.set: the whole validated stage list.
 type routeBody struct {
@@ -116,10 +104,10 @@ func applyRoute(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if found && !cur.stamp.before(stampOf(e)) {
+	if found && !cur.stamp.Before(event.StampOf(e)) {
 		return nil
 	}
-	return store.PutJSON(ctx, tx, docRoute, docRouteID, routeDoc{Stages: b.Stages, By: e.Actor, stamp: stampOf(e)})
+	return store.PutJSON(ctx, tx, docRoute, docRouteID, routeDoc{Stages: b.Stages, By: e.Actor, stamp: event.StampOf(e)})
 }
 
 // checkinBody is the body of checkin.recorded and journey.found: ids only.
@@ -158,13 +146,13 @@ func applyCheckin(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if e.Kind == KindFound {
 		via = viaFound
 	}
-	doc := checkinDoc{At: at, Via: via, By: e.Actor, stamp: stampOf(e)}
+	doc := checkinDoc{At: at, Via: via, By: e.Actor, stamp: event.StampOf(e)}
 	cur, found, err := getCheckin(ctx, tx, b.Stage, b.Person)
 	if err != nil {
 		return err
 	}
 	if found {
-		if !doc.stamp.before(cur.stamp) {
+		if !doc.stamp.Before(cur.stamp) {
 			return nil
 		}
 		return putCheckin(ctx, tx, b.Stage, b.Person, doc)
@@ -210,14 +198,14 @@ func applyStatus(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if found && !cur.stamp.before(stampOf(e)) {
+	if found && !cur.stamp.Before(event.StampOf(e)) {
 		return nil
 	}
 	at := b.At
 	if at == 0 {
 		at = e.HLC.Millis()
 	}
-	doc := statusDoc{Left: e.Kind == KindLeft, At: at, By: e.Actor, stamp: stampOf(e)}
+	doc := statusDoc{Left: e.Kind == KindLeft, At: at, By: e.Actor, stamp: event.StampOf(e)}
 	if doc.Left {
 		doc.Reason, doc.Stage = b.Reason, b.Stage
 	}
@@ -266,10 +254,10 @@ func applyIncident(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if found && !stampOf(e).before(cur.stamp) {
+	if found && !event.StampOf(e).Before(cur.stamp) {
 		return nil
 	}
-	return store.PutJSON(ctx, tx, docIncident, id, incidentDoc{incidentBody: b, By: e.Actor, stamp: stampOf(e)})
+	return store.PutJSON(ctx, tx, docIncident, id, incidentDoc{incidentBody: b, By: e.Actor, stamp: event.StampOf(e)})
 }
 
 // hazardBody is the body of hazard.recorded (hazard.cleared has none).
@@ -298,19 +286,19 @@ func applyHazard(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if _, err := store.GetJSON(ctx, tx, docHazard, id, &doc); err != nil {
 		return err
 	}
-	st := stampOf(e)
+	st := event.StampOf(e)
 	switch e.Kind {
 	case KindHazard:
 		var b hazardBody
 		if err := json.Unmarshal(e.Body, &b); err != nil {
 			return err
 		}
-		if !doc.Recorded.zero() && !st.before(doc.Recorded) {
+		if !doc.Recorded.Zero() && !st.Before(doc.Recorded) {
 			return nil
 		}
 		doc.hazardBody, doc.Recorded, doc.By = b, st, e.Actor
 	case KindHazardCleared:
-		if !doc.Cleared.zero() && !st.before(doc.Cleared) {
+		if !doc.Cleared.Zero() && !st.Before(doc.Cleared) {
 			return nil
 		}
 		doc.Cleared, doc.ClearedBy = st, e.Actor

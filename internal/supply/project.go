@@ -79,15 +79,8 @@ func apply(ctx context.Context, tx store.Tx, e *event.Event) error {
 	return nil
 }
 
-// stamp is the (HLC, node) of a write: the order of last-writer-wins.
-type stamp struct {
-	T event.HLC `json:"t"`
-	N string    `json:"n"`
-}
-
-func stampOf(e *event.Event) stamp { return stamp{e.HLC, e.Node} }
-
-func (a stamp) before(b stamp) bool { return a.T < b.T || (a.T == b.T && a.N < b.N) }
+// stamp orders the writes to a document (event.Stamp).
+type stamp = event.Stamp
 
 // itemBody is the body of supply.item.defined: the whole definition.
 type itemBody struct {
@@ -120,10 +113,10 @@ func applyItem(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if found && !cur.stamp.before(stampOf(e)) {
+	if found && !cur.stamp.Before(event.StampOf(e)) {
 		return nil
 	}
-	return store.PutJSON(ctx, tx, docItem, b.ID, itemDoc{itemBody: b, By: e.Actor, stamp: stampOf(e)})
+	return store.PutJSON(ctx, tx, docItem, b.ID, itemDoc{itemBody: b, By: e.Actor, stamp: event.StampOf(e)})
 }
 
 // receivedBody is the body of supply.received: a donation in.
@@ -178,7 +171,7 @@ func applyReceived(ctx context.Context, tx store.Tx, e *event.Event) error {
 	} else if err != store.ErrNotFound {
 		return err
 	}
-	if err := store.PutJSON(ctx, tx, docReceipt, e.ID(), receiptDoc{receivedBody: b, By: e.Actor, stamp: stampOf(e)}); err != nil {
+	if err := store.PutJSON(ctx, tx, docReceipt, e.ID(), receiptDoc{receivedBody: b, By: e.Actor, stamp: event.StampOf(e)}); err != nil {
 		return err
 	}
 	return addStock(ctx, tx, b.Item, b.Stage, b.Qty, 0)
@@ -287,8 +280,8 @@ func (d *entDoc) open() bool {
 // putEnt stores d with its conflict flag and index entry brought up to
 // date.
 func putEnt(ctx context.Context, tx store.Tx, key string, d entDoc) error {
-	sort.Slice(d.Sides, func(i, j int) bool { return d.Sides[i].stamp.before(d.Sides[j].stamp) })
-	sort.Slice(d.Reviews, func(i, j int) bool { return d.Reviews[i].stamp.before(d.Reviews[j].stamp) })
+	sort.Slice(d.Sides, func(i, j int) bool { return d.Sides[i].stamp.Before(d.Sides[j].stamp) })
+	sort.Slice(d.Reviews, func(i, j int) bool { return d.Reviews[i].stamp.Before(d.Reviews[j].stamp) })
 	was := d.Open
 	d.Open = d.open()
 	switch {
@@ -325,7 +318,7 @@ func applyDistributed(ctx context.Context, tx store.Tx, e *event.Event) error {
 			return nil
 		}
 	}
-	if err := store.PutJSON(ctx, tx, docDist, e.ID(), distDoc{distributedBody: b, By: e.Actor, stamp: stampOf(e)}); err != nil {
+	if err := store.PutJSON(ctx, tx, docDist, e.ID(), distDoc{distributedBody: b, By: e.Actor, stamp: event.StampOf(e)}); err != nil {
 		return err
 	}
 	if err := tx.AddIndex(ctx, idxUnit, b.unit(), e.ID()); err != nil {
@@ -338,7 +331,7 @@ func applyDistributed(ctx context.Context, tx store.Tx, e *event.Event) error {
 	if at == 0 {
 		at = e.HLC.Millis()
 	}
-	d.Sides = append(d.Sides, side{Event: e.ID(), Person: b.Person, Qty: b.Qty, Stage: b.Stage, At: at, By: e.Actor, Override: b.Override, stamp: stampOf(e)})
+	d.Sides = append(d.Sides, side{Event: e.ID(), Person: b.Person, Qty: b.Qty, Stage: b.Stage, At: at, By: e.Actor, Override: b.Override, stamp: event.StampOf(e)})
 	return putEnt(ctx, tx, key, d)
 }
 
@@ -371,6 +364,6 @@ func applyReviewed(ctx context.Context, tx store.Tx, e *event.Event) error {
 	seen := slices.Clone(b.Seen)
 	slices.Sort(seen)
 	d.Reviews = append(d.Reviews, review{Event: e.ID(), Outcome: b.Outcome, Note: b.Note, Seen: slices.Compact(seen),
-		By: e.Actor, stamp: stampOf(e)})
+		By: e.Actor, stamp: event.StampOf(e)})
 	return putEnt(ctx, tx, b.Key, d)
 }
