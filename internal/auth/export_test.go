@@ -27,3 +27,17 @@ func MaxHashCost() crypto.KDFParams { return maxHashKDF }
 
 // TokenKey is the key a session token is stored under.
 func TokenKey(token string) string { return tokenKey(token) }
+
+// HashGateStats reports the hashes running now, the most that ever ran at
+// once, and the callers waiting for a slot.
+func HashGateStats(s *Service) (running, peak, waiting int) {
+	g := s.hashes
+	return int(g.running.Load()), int(g.peak.Load()), int(g.waiting.Load())
+}
+
+// SetHashHook makes every hash slot, once taken, call fn before hashing.
+// Call it after LimitHashes (which makes a new gate).
+func SetHashHook(s *Service, fn func()) { s.hashes.hook = fn }
+
+// ThrottleID is where a throttle stores key's record.
+func ThrottleID(t *Throttle, key string) string { return t.id(key) }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"caravana/internal/store"
@@ -23,6 +22,9 @@ type Session struct {
 	CSRF    string    `json:"csrf"`
 	Created time.Time `json:"created"`
 	Seen    time.Time `json:"seen"`
+	// HashPrint is a fingerprint of the password hash at login (hashPrint):
+	// once the password changes the session no longer authenticates.
+	HashPrint string `json:"hash_print"`
 }
 
 func tokenKey(token string) string {
@@ -38,124 +40,28 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// lockout counts failed attempts for one key (a username or an address).
-// It is stored, so a restart does not reset it (S8).
-type lockout struct {
-	Failures int       `json:"failures"`
-	Until    time.Time `json:"until"`
-}
-
-// Lockout policy: a few free tries, then waits that double up to an hour.
-// An address gets more free tries than a username: a whole shelter may sit
-// behind one hotspot, and one person's typos must not lock everyone out.
-const (
-	freeTries     = 5
-	freeAddrTries = 25
-	firstWait     = 30 * time.Second
-	maxWait       = time.Hour
-)
-
-func waitFor(key string, failures int) time.Duration {
-	free := freeTries
-	if strings.HasPrefix(key, "addr:") {
-		free = freeAddrTries
-	}
-	if failures < free {
-		return 0
-	}
-	d := firstWait << (failures - free)
-	if d > maxWait || d <= 0 {
-		d = maxWait
-	}
-	return d
-}
-
-// Throttle checks and records attempts against a key (login name, address,
-// card-code look-ups, PINs). Check refuses while the key is locked.
-type Throttle struct {
-	st  store.Store
-	now func() time.Time
-}
-
-// NewThrottle returns a throttle stored in st.
-func NewThrottle(st store.Store) *Throttle { return &Throttle{st: st, now: time.Now} }
-
-func (t *Throttle) get(ctx context.Context, key string) (lockout, error) {
-	var l lockout
-	err := t.st.View(ctx, func(tx store.ReadTx) error {
-		data, err := tx.LocalGet(ctx, "lockout", key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(data, &l)
-	})
-	return l, err
-}
-
-// Check returns ErrLockedOut (and how long to wait) while key is locked.
-func (t *Throttle) Check(ctx context.Context, key string) (time.Duration, error) {
-	l, err := t.get(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	if wait := l.Until.Sub(t.now()); wait > 0 {
-		return wait, ErrLockedOut
-	}
-	return 0, nil
-}
-
-// Fail records a failed attempt.
-func (t *Throttle) Fail(ctx context.Context, key string) error {
-	return t.st.Update(ctx, func(tx store.Tx) error {
-		var l lockout
-		if data, err := tx.LocalGet(ctx, "lockout", key); err == nil {
-			json.Unmarshal(data, &l)
-		}
-		l.Failures++
-		if w := waitFor(key, l.Failures); w > 0 {
-			l.Until = t.now().Add(w)
-		}
-		data, _ := json.Marshal(l)
-		return tx.LocalPut(ctx, "lockout", key, data)
-	})
-}
-
-// Reset forgets failures after a success.
-func (t *Throttle) Reset(ctx context.Context, key string) error {
-	l, err := t.get(ctx, key)
-	if err != nil || l.Failures == 0 {
-		return err
-	}
-	return t.st.Update(ctx, func(tx store.Tx) error { return tx.LocalDelete(ctx, "lockout", key) })
-}
-
 // Login checks a username and password. It is throttled per username and
 // per client address; the answer never says which of the two was wrong.
+//
+// Each attempt is counted as a failure before the password is checked, in
+// one transaction with the lockout check, and forgiven on success: so many
+// parallel guesses at one name get at most freeTries answers, the rest
+// ErrLockedOut (S8). Hashes run within the service's gate: a flood gets
+// ErrBusy instead of a gigabyte of Argon2id memory.
 func (s *Service) Login(ctx context.Context, th *Throttle, username, password, addr string) (token string, sess Session, p Principal, err error) {
-	username = strings.ToLower(strings.TrimSpace(username))
-	keys := []string{"user:" + username, "addr:" + addr}
+	username = normalName(username)
+	keys := loginKeys(username, addr)
+	// A locked name or address is refused before it can queue for a hash.
 	for _, k := range keys {
 		if _, err := th.Check(ctx, k); err != nil {
 			return "", Session{}, Principal{}, err
 		}
 	}
-	u, err := s.userByName(ctx, username)
-	ok := false
-	if err == nil && !u.Disabled {
-		ok, _ = CheckPassword(u.hash, password)
-	} else {
-		// Spend the same time on unknown users so timing does not tell.
-		HashPassword("timing-equaliser", s.KDF)
+	u, ok, err := s.checkLogin(ctx, th, keys, username, password)
+	if err != nil {
+		return "", Session{}, Principal{}, err
 	}
 	if !ok {
-		for _, k := range keys {
-			if err := th.Fail(ctx, k); err != nil {
-				return "", Session{}, Principal{}, err
-			}
-		}
 		// The actor is the account, never the typed name: a mistyped
 		// username is often a password.
 		actor := "unknown-user"
@@ -168,11 +74,13 @@ func (s *Service) Login(ctx context.Context, th *Throttle, username, password, a
 		return "", Session{}, Principal{}, ErrBadCredentials
 	}
 	for _, k := range keys {
-		th.Reset(ctx, k)
+		if err := th.Reset(ctx, k); err != nil {
+			return "", Session{}, Principal{}, fmt.Errorf("reset lockout: %w", err)
+		}
 	}
 	token = randomToken()
 	now := s.now()
-	sess = Session{UserID: u.ID, CSRF: randomToken(), Created: now, Seen: now}
+	sess = Session{UserID: u.ID, CSRF: randomToken(), Created: now, Seen: now, HashPrint: hashPrint(u.hash)}
 	data, _ := json.Marshal(sess)
 	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.LocalPut(ctx, "session", tokenKey(token), data) }); err != nil {
 		return "", Session{}, Principal{}, fmt.Errorf("store session: %w", err)
@@ -181,6 +89,37 @@ func (s *Service) Login(ctx context.Context, th *Throttle, username, password, a
 		return "", Session{}, Principal{}, err
 	}
 	return token, sess, Principal{UserID: u.ID, Username: u.Username, Role: u.Role}, nil
+}
+
+// checkLogin takes a hash slot, counts the attempt against keys, and
+// checks the password (or spends the same work on an unknown name, so
+// timing does not tell). The slot is taken before the count, so a caller
+// refused with ErrBusy has not used up a try.
+func (s *Service) checkLogin(ctx context.Context, th *Throttle, keys []string, username, password string) (User, bool, error) {
+	release, err := s.hashes.acquire(ctx)
+	if err != nil {
+		return User{}, false, err
+	}
+	defer release()
+	if _, err := th.take(ctx, keys...); err != nil {
+		return User{}, false, err
+	}
+	u, err := s.userByName(ctx, username)
+	if err != nil || u.Disabled {
+		// Spend the same time on unknown users so timing does not tell.
+		HashPassword("timing-equaliser", s.KDF)
+		return u, false, nil
+	}
+	ok, _ := CheckPassword(u.hash, password)
+	return u, ok, nil
+}
+
+// hashPrint is a short fingerprint of a password hash. A session keeps the
+// one it was opened with: a new password ends every older session, here
+// and, once the change has synced, on every node.
+func hashPrint(hash string) string {
+	sum := sha256.Sum256([]byte("caravana session password\x00" + hash))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Authenticate resolves a session token to its principal, enforcing the idle
@@ -233,7 +172,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, Se
 		}
 		s.sessions.put(key, sess, u, gen, now)
 	}
-	if now.Sub(sess.Seen) > s.Idle || now.Sub(sess.Created) > s.Absolute || u.Disabled {
+	if now.Sub(sess.Seen) > s.Idle || now.Sub(sess.Created) > s.Absolute || u.Disabled ||
+		subtle.ConstantTimeCompare([]byte(sess.HashPrint), []byte(hashPrint(u.hash))) != 1 {
 		s.Logout(ctx, token)
 		return Principal{}, Session{}, ErrSessionExpired
 	}

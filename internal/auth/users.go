@@ -122,15 +122,25 @@ type Service struct {
 	Idle, Absolute time.Duration
 
 	sessions sessionCache
+	hashes   *hashGate
 }
 
 // NewService returns the user service with production settings.
 func NewService(led *ledger.Ledger) *Service {
 	return &Service{led: led, st: led.Store(), KDF: PasswordKDF, now: time.Now,
-		Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
+		Idle: 30 * time.Minute, Absolute: 12 * time.Hour, hashes: defaultHashGate()}
 }
 
 var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,31}$`)
+
+// CheckUsername reports whether username (already lower-cased and trimmed)
+// is one AddUser accepts.
+func CheckUsername(username string) error {
+	if !usernameRE.MatchString(username) {
+		return fmt.Errorf("username %q: use 2-32 lowercase letters, digits, dot, dash or underscore", username)
+	}
+	return nil
+}
 
 // AddUser creates a staff account. by is who adds it (a coordinator).
 func (s *Service) AddUser(ctx context.Context, by Principal, username string, role Role, password string) (User, error) {
@@ -138,8 +148,8 @@ func (s *Service) AddUser(ctx context.Context, by Principal, username string, ro
 		return User{}, err
 	}
 	username = strings.ToLower(strings.TrimSpace(username))
-	if !usernameRE.MatchString(username) {
-		return User{}, fmt.Errorf("username %q: use 2-32 lowercase letters, digits, dot, dash or underscore", username)
+	if err := CheckUsername(username); err != nil {
+		return User{}, err
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return User{}, err
@@ -147,7 +157,7 @@ func (s *Service) AddUser(ctx context.Context, by Principal, username string, ro
 	if _, err := s.userByName(ctx, username); err == nil {
 		return User{}, fmt.Errorf("%w: %s", ErrUserExists, username)
 	}
-	hash, err := HashPassword(password, s.KDF)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -162,7 +172,9 @@ func (s *Service) AddUser(ctx context.Context, by Principal, username string, ro
 	return s.User(ctx, id)
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password and ends the user's sessions: a
+// session opened with the old password no longer authenticates (see
+// Session.HashPrint), and this node's are deleted at once.
 func (s *Service) SetPassword(ctx context.Context, by Principal, username, password string) error {
 	if err := Check(by, UserManage); err != nil {
 		return err
@@ -171,12 +183,42 @@ func (s *Service) SetPassword(ctx context.Context, by Principal, username, passw
 	if err != nil {
 		return err
 	}
-	hash, err := HashPassword(password, s.KDF)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}
-	_, err = s.led.Append(ctx, by.Actor(), []ledger.Draft{{Kind: KindUserPassword, Subject: "user/" + u.ID, Body: userBody{Hash: hash}}})
-	return err
+	if _, err := s.led.Append(ctx, by.Actor(), []ledger.Draft{{Kind: KindUserPassword, Subject: "user/" + u.ID, Body: userBody{Hash: hash}}}); err != nil {
+		return fmt.Errorf("set password of %s: %w", u.ID, err)
+	}
+	return s.endSessions(ctx, u.ID)
+}
+
+// endSessions deletes every stored session of the user.
+func (s *Service) endSessions(ctx context.Context, userID string) error {
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var ended []string
+		err := tx.LocalScan(ctx, "session", func(key string, data []byte) error {
+			var sess Session
+			if json.Unmarshal(data, &sess) == nil && sess.UserID == userID {
+				ended = append(ended, key)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, key := range ended {
+			if err := tx.LocalDelete(ctx, "session", key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	userGen.Add(1) // a session read during the scan may have been remembered
+	if err != nil {
+		return fmt.Errorf("end sessions of %s: %w", userID, err)
+	}
+	return nil
 }
 
 // Disable stops a user from logging in and ends their sessions at once.

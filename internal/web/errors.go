@@ -45,6 +45,11 @@ var (
 	errTooLarge      = &httpError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("request body larger than %d bytes", maxBody)}
 	errBadCreds      = &httpError{status: http.StatusUnauthorized, code: "bad_credentials", msg: "wrong username or password"}
 	errUnsupportedCT = &httpError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "send Content-Type: application/json"}
+	errBusy          = &httpError{status: http.StatusServiceUnavailable, code: "busy", msg: "too many logins at once; try again in a moment", retryAfter: time.Second}
+	// errNoPage and errWrongMethod are the pages for unknown URLs and
+	// wrong methods (the API answers not_found and method_not_allowed).
+	errNoPage      = &httpError{status: http.StatusNotFound, code: "no_page", msg: "no such page"}
+	errWrongMethod = &httpError{status: http.StatusMethodNotAllowed, code: "wrong_method", msg: "method not allowed on this page"}
 )
 
 func invalid(fields ...registry.FieldError) *httpError {
@@ -76,6 +81,8 @@ func classify(err error) *httpError {
 		return errBadCreds
 	case errors.Is(err, auth.ErrLockedOut):
 		return &httpError{status: http.StatusTooManyRequests, code: "rate_limited", msg: "too many failed attempts; try again later"}
+	case errors.Is(err, auth.ErrBusy):
+		return errBusy
 	case errors.Is(err, auth.ErrUserExists):
 		return &httpError{status: http.StatusConflict, code: "exists", msg: "username already taken"}
 	case errors.Is(err, tracing.ErrClosed):

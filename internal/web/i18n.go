@@ -4,10 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
-
-	"golang.org/x/text/language"
 )
 
 // catalog is one language's UI strings, by key. Values may hold fmt verbs.
@@ -32,8 +29,6 @@ func (c catalog) Has(key string) bool { _, ok := c[key]; return ok }
 // languages in preference order: Spanish first, the caravan's language.
 var languages = []string{"es", "en"}
 
-var matcher = language.NewMatcher([]language.Tag{language.Spanish, language.English})
-
 func loadCatalogs() (map[string]catalog, error) {
 	cats := map[string]catalog{}
 	for _, l := range languages {
@@ -56,21 +51,4 @@ func loadCatalogs() (map[string]catalog, error) {
 		}
 	}
 	return cats, nil
-}
-
-// language picks the lang cookie, else the best match for
-// Accept-Language, else Spanish.
-func (s *Server) language(r *http.Request) (string, catalog) {
-	if ck, err := r.Cookie(langCookie); err == nil {
-		if c, ok := s.cats[ck.Value]; ok {
-			return ck.Value, c
-		}
-	}
-	if al := r.Header.Get("Accept-Language"); al != "" {
-		_, idx := language.MatchStrings(matcher, al)
-		if l := languages[idx]; s.cats[l] != nil {
-			return l, s.cats[l]
-		}
-	}
-	return languages[0], s.cats[languages[0]]
 }

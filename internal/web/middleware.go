@@ -162,8 +162,8 @@ func (s *Server) secure(next http.Handler) http.Handler {
 }
 
 // langSwitch turns ?lang=es|en on a page into a cookie and redirects to
-// the same path without the query, so a language link never leaves a query
-// string in history or logs.
+// the same page without the lang parameter (its other parameters kept), so
+// the choice lives in the cookie rather than in every link.
 func (s *Server) langSwitch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang := r.URL.Query().Get("lang")
@@ -173,13 +173,10 @@ func (s *Server) langSwitch(next http.Handler) http.Handler {
 		}
 		if _, ok := s.cats[lang]; ok {
 			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-				HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookie(r)})
+				HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: true})
 		}
-		target := r.URL.Path
-		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.HasPrefix(target, "/\\") {
-			target = "/" // never an open redirect to another host
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+		// withoutLang never leaves this host (no open redirect).
+		http.Redirect(w, r, withoutLang(r.URL), http.StatusSeeOther)
 	})
 }
 

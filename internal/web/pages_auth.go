@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"caravana/internal/auth"
@@ -20,7 +19,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &reqCtx{}
-	c.lang, c.cat = s.language(r)
+	c.lang, c.cat = s.lang(r)
 	s.showLogin(w, r, c, http.StatusOK, loginData{}, "")
 }
 
@@ -39,7 +38,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, c *reqCtx, st
 // throttled per username and per address inside auth.Service.Login.
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	c := &reqCtx{}
-	c.lang, c.cat = s.language(r)
+	c.lang, c.cat = s.lang(r)
 	if err := r.ParseForm(); err != nil {
 		s.pageError(w, r, c, formError(err))
 		return
@@ -55,6 +54,10 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, auth.ErrBadCredentials):
 		s.showLogin(w, r, c, http.StatusUnauthorized, d, c.T("login.bad"))
+		return
+	case errors.Is(err, auth.ErrBusy):
+		w.Header().Set("Retry-After", retryAfter(errBusy.retryAfter))
+		s.showLogin(w, r, c, errBusy.status, d, c.T("error.busy"))
 		return
 	case errors.Is(err, auth.ErrLockedOut):
 		wait := s.lockWait(r, username)
@@ -74,17 +77,10 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // lockWait is how long until the locked login may be tried again: the
 // longer of the per-user and per-address waits.
 func (s *Server) lockWait(r *http.Request, username string) time.Duration {
-	var wait time.Duration
-	keys := []string{"user:" + strings.ToLower(strings.TrimSpace(username)), "addr:" + clientAddr(r)}
-	for _, k := range keys {
-		if d, err := s.n.Throttle.Check(r.Context(), k); err != nil && d > wait {
-			wait = d
-		}
+	if wait := s.n.Throttle.LoginWait(r.Context(), username, clientAddr(r)); wait > 0 {
+		return wait
 	}
-	if wait <= 0 {
-		wait = 30 * time.Second
-	}
-	return wait
+	return 30 * time.Second // locked a moment ago; the lock cannot be read now
 }
 
 func humanWait(c *reqCtx, d time.Duration) string {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"caravana/internal/auth"
@@ -69,8 +70,8 @@ type view struct {
 	Data     any
 }
 
-// T translates a key in the request's language.
-func (v *view) T(key string, args ...any) string { return v.c.cat.T(key, args...) }
+// T translates a key in the request's language (see reqCtx.T for counts).
+func (v *view) T(key string, args ...any) string { return v.c.T(key, args...) }
 
 // Can tells a template whether to offer an action; the server checks again.
 func (v *view) Can(action string) bool {
@@ -88,11 +89,53 @@ func (v *view) OtherLang() string {
 	return "en"
 }
 
+// LangHref is the language switch's link: LangPath with lang set to the
+// other language.
+func (v *view) LangHref() string {
+	u, err := url.Parse(v.LangPath)
+	if err != nil || u.Scheme != "" || u.Host != "" || !localPath(u.Path) {
+		u = &url.URL{Path: "/"}
+	}
+	q := u.Query()
+	q.Set("lang", v.OtherLang())
+	out := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: q.Encode()}
+	return out.String()
+}
+
+// localPath reports whether p is a path on this server: a path that
+// starts with two slashes (or a slash and a backslash) would send a
+// browser to another host.
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\")
+}
+
+// switchParams are the query parameters the language switch keeps: those
+// the pages read, none of which holds a name. Anything else a client put in
+// the URL (a name, by mistake) is not repeated in a link or a redirect (S4).
+var switchParams = []string{"actor", "before", "choose", "from", "item", "kind", "limit", "live", "page",
+	"record", "stage", "status", "to"}
+
+// withoutLang is u's path and the query parameters the pages read,
+// escaped, without lang: where the language switch comes back to.
+func withoutLang(u *url.URL) string {
+	if !localPath(u.Path) {
+		return "/"
+	}
+	in, q := u.Query(), url.Values{}
+	for _, k := range switchParams {
+		if vs, ok := in[k]; ok {
+			q[k] = vs
+		}
+	}
+	out := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: q.Encode()}
+	return out.String()
+}
+
 // langPath is where the language switch sends the browser back to: the
-// page itself for a GET, and the form's page after a POST.
+// page itself, with its query, for a GET, and the form's page after a POST.
 func langPath(r *http.Request) string {
 	if r.Method == http.MethodGet {
-		return r.URL.Path
+		return withoutLang(r.URL)
 	}
 	switch p := r.URL.Path; {
 	case p == "/people/search":
@@ -147,13 +190,18 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, c *reqCtx, er
 	he := s.logged(r, err)
 	if c == nil {
 		c = &reqCtx{}
-		c.lang, c.cat = s.language(r)
+		c.lang, c.cat = s.lang(r)
 	}
 	if he.retryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(he.retryAfter))
 	}
 	v := s.newView(r, c, "error.title", "", nil)
 	v.Flash = c.T("error." + he.code)
+	if he == errNoPage || he == errWrongMethod {
+		// No page here to come back to, and the path may be anything a
+		// client typed (S4): the switch goes to the start.
+		v.LangPath = "/"
+	}
 	if err := s.render(w, r, he.status, "error", v); err != nil {
 		s.log.Error("render error page", "err", err)
 		http.Error(w, http.StatusText(he.status), he.status)

@@ -24,11 +24,7 @@ var assets embed.FS
 
 // Options tune the server.
 type Options struct {
-	// SecureCookies forces the Secure flag; by default it is set when the
-	// request came over TLS or to a loopback host (Chrome accepts Secure
-	// cookies on http://127.0.0.1 and localhost).
-	SecureCookies bool
-	Log           *slog.Logger
+	Log *slog.Logger
 }
 
 // Server serves one node over HTTP.
@@ -88,7 +84,7 @@ func New(n *node.Node, opt Options) (*Server, error) {
 	s.metrics = newMetrics()
 	s.repl = replication.NewServer(n, s.log)
 	s.routes()
-	s.handler = s.observe(s.secure(s.gzip(s.langSwitch(s.apiFallback(s.mux)))))
+	s.handler = s.observe(s.secure(s.gzip(s.langSwitch(s.fallback(s.mux)))))
 	return s, nil
 }
 
@@ -243,14 +239,11 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	w.Write(s.css)
 }
 
-// apiFallback answers unknown /api/ paths and wrong methods with JSON
-// errors instead of the mux's plain-text ones.
-func (s *Server) apiFallback(next http.Handler) http.Handler {
+// fallback answers unknown paths and wrong methods instead of the mux's
+// plain-text English ones: JSON errors under /api/ and for the sync
+// protocol, a page in the user's language for everything else.
+func (s *Server) fallback(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") && !isSyncProtocol(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
 		h, pattern := s.mux.Handler(r)
 		if pattern != "" {
 			next.ServeHTTP(w, r)
@@ -263,11 +256,27 @@ func (s *Server) apiFallback(next http.Handler) http.Handler {
 		if allow := rec.h.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		if rec.status == http.StatusMethodNotAllowed {
-			writeError(w, &httpError{status: rec.status, code: "method_not_allowed", msg: "method not allowed on this resource"})
+		wrongMethod := rec.status == http.StatusMethodNotAllowed
+		if strings.HasPrefix(r.URL.Path, "/api/") || isSyncProtocol(r) {
+			if wrongMethod {
+				writeError(w, &httpError{status: rec.status, code: "method_not_allowed", msg: "method not allowed on this resource"})
+				return
+			}
+			writeError(w, &httpError{status: http.StatusNotFound, code: "not_found", msg: "no such API route"})
 			return
 		}
-		writeError(w, &httpError{status: http.StatusNotFound, code: "not_found", msg: "no such API route"})
+		if rec.status != http.StatusNotFound && !wrongMethod {
+			// A redirect (a path the mux cleans, or a missing trailing
+			// slash): let the mux send it.
+			next.ServeHTTP(w, r)
+			return
+		}
+		c, _ := s.authenticate(r) // the page shows the menu to a logged-in user
+		if wrongMethod {
+			s.pageError(w, r, c, errWrongMethod)
+			return
+		}
+		s.pageError(w, r, c, errNoPage)
 	})
 }
 

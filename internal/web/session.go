@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"caravana/internal/auth"
@@ -31,32 +30,58 @@ type reqCtx struct {
 	cat   catalog
 }
 
-// T translates a catalogue key for this request.
-func (c *reqCtx) T(key string, args ...any) string { return c.cat.T(key, args...) }
-
-// secureCookie decides the Secure flag: forced by Options, else set over
-// TLS and for loopback hosts (browsers treat those as secure origins). Over
-// plain HTTP to a LAN address a Secure cookie would be dropped and nobody
-// could log in; run such a node behind TLS or set SecureCookies.
-func (s *Server) secureCookie(r *http.Request) bool {
-	if s.opt.SecureCookies || r.TLS != nil {
-		return true
+// T translates a catalogue key for this request. A key with a ".one"
+// variant counts something: when its first argument is the number 1 the
+// variant is used ("1 año", not "1 años"). That is all the plural rules
+// Spanish and English need.
+func (c *reqCtx) T(key string, args ...any) string {
+	if len(args) > 0 && isOne(args[0]) {
+		if one := key + ".one"; c.cat.Has(one) {
+			return c.cat.T(one, args...)
+		}
 	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return c.cat.T(key, args...)
 }
 
-func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+// isOne reports whether v is an integer equal to 1.
+func isOne(v any) bool {
+	switch n := v.(type) {
+	case int:
+		return n == 1
+	case int32:
+		return n == 1
+	case int64:
+		return n == 1
+	case uint:
+		return n == 1
+	case uint32:
+		return n == 1
+	case uint64:
+		return n == 1
+	}
+	return false
+}
+
+// setCookie sets a cookie with the flags S8 asks for: Secure, HttpOnly,
+// SameSite=Strict. Secure always: browsers keep Secure cookies on
+// http://localhost and http://127.0.0.1, and `serve` will not bind another
+// address without TLS. The request is not consulted.
+func (s *Server) setCookie(w http.ResponseWriter, _ *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r)})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: true})
+}
+
+// lang is the request's language: Spanish, the caravan's language, unless
+// the user chose another with the switch (the lang cookie). The browser's
+// Accept-Language is not consulted: a volunteer's English phone must not
+// show English to the person registering beside them.
+func (s *Server) lang(r *http.Request) (string, catalog) {
+	if ck, err := r.Cookie(langCookie); err == nil {
+		if c, ok := s.cats[ck.Value]; ok {
+			return ck.Value, c
+		}
+	}
+	return languages[0], s.cats[languages[0]]
 }
 
 func randomToken() string {
@@ -69,7 +94,7 @@ func randomToken() string {
 // session; anything else is the server's fault.
 func (s *Server) authenticate(r *http.Request) (*reqCtx, error) {
 	c := &reqCtx{}
-	c.lang, c.cat = s.language(r)
+	c.lang, c.cat = s.lang(r)
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" {
 		return c, errUnauthed
@@ -116,7 +141,7 @@ func (s *Server) api(pattern string, h apiHandler, flags apiFlags) {
 		var c *reqCtx
 		if flags&public != 0 {
 			c = &reqCtx{}
-			c.lang, c.cat = s.language(r)
+			c.lang, c.cat = s.lang(r)
 		} else {
 			var err error
 			if c, err = s.authenticate(r); err != nil {
