@@ -44,7 +44,8 @@ func newCast(t *testing.T) *cast {
 	c.ana = register(t, n, "Ana", "López", "F", "1990-03-02", "pregnant")
 	c.luis = register(t, n, "Luis", "López", "M", "2016-05-01")
 	c.sofia = register(t, n, "Sofía", "López", "F", "2011-01-09")
-	c.kevin = register(t, n, "Kevin", "Reyes", "M", "2010-07-07", "unaccompanied_child")
+	// 16 whenever the test runs (older than Sofía, under 18).
+	c.kevin = register(t, n, "Kevin", "Reyes", "M", time.Now().AddDate(-16, -4, 0).Format(time.DateOnly), "unaccompanied_child")
 	c.pedro = register(t, n, "Pedro", "Mejía", "M", "1985-11-30")
 	c.rosa = register(t, n, "Rosa", "Castro", "F", "1950-02-02", "elderly", "medical")
 	c.jose = register(t, n, "José", "Castro", "M", "1952-04-04", "elderly")

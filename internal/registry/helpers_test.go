@@ -46,11 +46,12 @@ func newNode(t testing.TB) *node.Node {
 }
 
 // fullPerson has every field set, with names distinctive enough to search
-// raw storage for, and every vulnerability flag.
+// raw storage for, and every vulnerability flag: a girl of 15 on today, so
+// the child-protection flags fit her age.
 func fullPerson() registry.PersonInput {
 	return registry.PersonInput{
 		GivenNames: "Xochiquetzal Anacleta", Surname1: "Tlapaltecatl", Surname2: "Huitzilihuitl",
-		Sex: "F", BirthDate: "1987-03-14", Nationality: "HN", OriginTown: "Quimistancito",
+		Sex: "F", BirthDate: "2003-03-14", Nationality: "HN", OriginTown: "Quimistancito",
 		Phone: "+504 9812-3456", Notes: "Torcedura de tobillo derecho",
 		Flags:   []string{"unaccompanied_child", "separated_child", "pregnant", "disability", "elderly", "medical"},
 		Consent: registry.Consent{Registration: true, Tracing: true},

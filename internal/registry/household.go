@@ -163,12 +163,13 @@ func (s *Service) GetHousehold(ctx context.Context, p auth.Principal, id string)
 	return s.showHousehold(ctx, p, doc)
 }
 
+// showHousehold opens a household's label and its members for p, after
+// the read of both is durably audited, in one commit: a household.read row
+// for the label, a person.read row per member.
 func (s *Service) showHousehold(ctx context.Context, p auth.Principal, doc householdDoc) (Household, error) {
-	label, err := s.seal.OpenField(householdEntity(doc.ID), "label", doc.Label.V)
-	if err != nil {
-		return Household{}, fmt.Errorf("household %s: %w", doc.ID, err)
+	if err := auth.Check(p, auth.PersonRead); err != nil {
+		return Household{}, err
 	}
-	h := Household{ID: doc.ID, Label: label, Kind: doc.Kind.V}
 	ids := make([]string, len(doc.Members))
 	for i, m := range doc.Members {
 		ids[i] = m.Person
@@ -177,7 +178,19 @@ func (s *Service) showHousehold(ctx context.Context, p auth.Principal, doc house
 	if err != nil {
 		return Household{}, err
 	}
-	people, err := s.reveal(ctx, p, "household "+doc.ID, docs)
+	entries := []store.AuditEntry{householdRead(p, "view", doc.ID)}
+	for _, d := range docs {
+		entries = append(entries, readEntry(p, "household "+doc.ID, d.ID))
+	}
+	if err := s.led.Audit(ctx, entries...); err != nil {
+		return Household{}, fmt.Errorf("audit: %w", err)
+	}
+	label, err := s.seal.OpenField(householdEntity(doc.ID), "label", doc.Label.V)
+	if err != nil {
+		return Household{}, fmt.Errorf("household %s: %w", doc.ID, err)
+	}
+	h := Household{ID: doc.ID, Label: label, Kind: doc.Kind.V, Members: make([]HouseholdMember, 0, len(doc.Members))}
+	people, err := s.openAll(ctx, p, docs)
 	if err != nil {
 		return Household{}, err
 	}
@@ -230,6 +243,20 @@ func (s *Service) ListHouseholds(ctx context.Context, p auth.Principal, offset, 
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := s.HouseholdLabels(ctx, p, ids)
+	out, err := s.HouseholdLabels(ctx, p, ids, "household list")
 	return out, total, err
+}
+
+// householdRead is the audit row for opening a household's label (PII:
+// "Familia Moreno Benítez" names people). why says what for.
+func householdRead(p auth.Principal, why, id string) store.AuditEntry {
+	return store.AuditEntry{Actor: p.Actor(), Action: "household.read", Record: householdEntity(id), Detail: why}
+}
+
+func householdReads(p auth.Principal, why string, ids []string) []store.AuditEntry {
+	out := make([]store.AuditEntry, len(ids))
+	for i, id := range ids {
+		out[i] = householdRead(p, why, id)
+	}
+	return out
 }

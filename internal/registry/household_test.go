@@ -228,3 +228,133 @@ func TestPaging(t *testing.T) {
 		t.Errorf("households newest first = %v, want %v", labels, want)
 	}
 }
+
+// TestHouseholdLabelReads (S7): a household's label names people
+// ("Familia Moreno Benítez"), so every path that opens it writes a
+// household.read row per household shown, by the reader, with why, and
+// without the label; and the label is not shown if that row cannot be
+// written first. Paths that open no label write none.
+func TestHouseholdLabelReads(t *testing.T) {
+	n := newNode(t)
+	a := register(t, n, person("Ana", "Moreno"))
+	b := register(t, n, person("Berta", "Benítez"))
+	var hids []string
+	for _, in := range []registry.HouseholdInput{
+		{Label: "Familia Moreno Benítez", Kind: "family", Members: []registry.Member{{Person: a.ID, Role: "head"}}},
+		{Label: "Grupo Benítez", Kind: "group", Members: []registry.Member{{Person: b.ID, Role: "head"}}},
+	} {
+		h, err := n.Registry.CreateHousehold(ctx, coord, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hids = append(hids, h.ID)
+	}
+	rec := func(ids ...string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = "household/" + id
+		}
+		slices.Sort(out)
+		return out
+	}
+	tests := []struct {
+		name string
+		read func() error
+		want []string // household records audited
+		why  string
+	}{
+		{"ListHouseholds", func() error {
+			hs, _, err := n.Registry.ListHouseholds(ctx, vol, 0, 10)
+			if len(hs) != 2 || hs[0].Label == "" {
+				t.Errorf("listed %+v", hs)
+			}
+			return err
+		}, rec(hids...), "household list"},
+		{"ListHouseholds past the end", func() error { _, _, err := n.Registry.ListHouseholds(ctx, vol, 10, 10); return err }, nil, ""},
+		{"HouseholdLabels", func() error {
+			_, err := n.Registry.HouseholdLabels(ctx, legal, []string{hids[1], "0000000000000000"}, "person "+b.ID)
+			return err
+		}, rec(hids[1]), "person " + b.ID},
+		{"HouseholdMembers with labels", func() error {
+			hs, err := n.Registry.HouseholdMembers(ctx, vol, hids, true)
+			if hs[hids[0]].Label != "Familia Moreno Benítez" {
+				t.Errorf("members with labels: %+v", hs)
+			}
+			return err
+		}, rec(hids...), "household labels"},
+		{"HouseholdMembers without labels", func() error {
+			hs, err := n.Registry.HouseholdMembers(ctx, vol, hids, false)
+			if hs[hids[0]].Label != "" {
+				t.Errorf("a label without asking: %+v", hs)
+			}
+			return err
+		}, nil, ""},
+		{"GetHousehold", func() error { _, err := n.Registry.GetHousehold(ctx, medic, hids[0]); return err }, rec(hids[0]), "view"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			last := lastAuditID(t, n)
+			if err := tc.read(); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range auditSince(t, n, last) {
+				if r.Action != "household.read" {
+					continue
+				}
+				got = append(got, r.Record)
+				if r.Detail != tc.why || r.Actor == "" || r.At == 0 {
+					t.Errorf("audit row %+v: want actor, time and detail %q", r, tc.why)
+				}
+			}
+			if slices.Sort(got); !slices.Equal(got, tc.want) {
+				t.Errorf("household reads audited %v, want %v", got, tc.want)
+			}
+		})
+	}
+	checkNoPIIInAudit(t, n, []string{"Moreno", "Benítez", "Familia"})
+
+	// No audit, no label: with the ledger closed the audit cannot be
+	// written, and nothing is returned.
+	n.Ledger.Close()
+	if hs, _, err := n.Registry.ListHouseholds(ctx, vol, 0, 10); err == nil || len(hs) != 0 {
+		t.Errorf("listing without an audit trail = %+v, %v; want an error and nothing", hs, err)
+	}
+	if hs, err := n.Registry.HouseholdMembers(ctx, vol, hids, true); err == nil || len(hs) != 0 {
+		t.Errorf("labels without an audit trail = %+v, %v; want an error and nothing", hs, err)
+	}
+}
+
+// TestEmptyHouseholdMembers: a household with no members left shows
+// "members": [] in JSON, never null.
+func TestEmptyHouseholdMembers(t *testing.T) {
+	n := newNode(t)
+	a := register(t, n, person("Ana", "Sola"))
+	h, err := n.Registry.CreateHousehold(ctx, vol, registry.HouseholdInput{Label: "Sola", Kind: "single",
+		Members: []registry.Member{{Person: a.ID, Role: "head"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err = n.Registry.RemoveMember(ctx, vol, h.ID, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(mustJSON(t, h)); !strings.Contains(got, `"members":[]`) {
+		t.Errorf("emptied household after removal: %s", got)
+	}
+	empty, err := n.Registry.CreateHousehold(ctx, coord, registry.HouseholdInput{Label: "Nadie", Kind: "group"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(mustJSON(t, empty)); !strings.Contains(got, `"members":[]`) {
+		t.Errorf("household created empty: %s", got)
+	}
+	facts, err := n.Registry.HouseholdMembers(ctx, vol, []string{h.ID, empty.ID}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, f := range facts {
+		if got := string(mustJSON(t, f)); !strings.Contains(got, `"members":[]`) {
+			t.Errorf("household facts of %s: %s", id, got)
+		}
+	}
+}

@@ -327,11 +327,11 @@ func readEntries(p auth.Principal, why string, ids []string) []store.AuditEntry 
 }
 
 // PrepareGlance opens a person's summary and their households' members for
-// p, and returns the audit entries for every person shown WITHOUT writing
-// them: the caller must append them durably (ledger.Append) in the same
-// commit as the change the glance goes with (a check-in), and must not show
-// the glance if that append fails. It saves a checkpoint a second durable
-// commit per scan.
+// p, and returns the audit entries for every person and household label
+// shown WITHOUT writing them: the caller must append them durably
+// (ledger.Append) in the same commit as the change the glance goes with (a
+// check-in), and must not show the glance if that append fails. It saves a
+// checkpoint a second durable commit per scan.
 func (s *Service) PrepareGlance(ctx context.Context, p auth.Principal, id, why string) (Glance, []store.AuditEntry, error) {
 	var g Glance
 	var entries []store.AuditEntry
@@ -369,6 +369,7 @@ func (r *Reader) PrepareGlance(ctx context.Context, id, why string) (Glance, []s
 		return Glance{}, nil, err
 	}
 	g.Households = make([]GlanceHousehold, 0, len(hids))
+	var labelled []string // households whose label is shown
 	for _, hid := range hids {
 		var hd householdView
 		found, err := store.GetJSON(ctx, tx, docHousehold, hid, &hd)
@@ -382,6 +383,7 @@ func (r *Reader) PrepareGlance(ctx context.Context, id, why string) (Glance, []s
 		if err != nil {
 			return Glance{}, nil, fmt.Errorf("household %s: %w", hid, err)
 		}
+		labelled = append(labelled, hid)
 		gh := GlanceHousehold{ID: hid, Label: label, Kind: hd.Kind.V, Members: make([]GlanceMember, 0, len(hd.Members))}
 		for _, m := range hd.Members {
 			if m.Person == id {
@@ -407,7 +409,8 @@ func (r *Reader) PrepareGlance(ctx context.Context, id, why string) (Glance, []s
 		g.Households = append(g.Households, gh)
 	}
 	slices.Sort(shown)
-	return g, readEntries(r.p, why, slices.Compact(shown)), nil
+	entries := append(readEntries(r.p, why, slices.Compact(shown)), householdReads(r.p, why, labelled)...)
+	return g, entries, nil
 }
 
 // Summaries shows many people's summaries to p. Every person asked for is
@@ -589,10 +592,16 @@ func (s *Service) HouseholdsOf(ctx context.Context, p auth.Principal, ids []stri
 
 // HouseholdMembers returns the kind and members of the households with the
 // given ids, skipping ids that do not exist; with labels, their labels too
-// (opened for p, as HouseholdLabels does).
+// (opened for p, as HouseholdLabels does, and audited: one household.read
+// row per household asked for, in one commit that must succeed before any
+// label is returned).
 func (s *Service) HouseholdMembers(ctx context.Context, p auth.Principal, hids []string, labels bool) (map[string]HouseholdFacts, error) {
 	if err := auth.Check(p, auth.HouseholdRead); err != nil {
 		return nil, err
+	}
+	audited := s.auditAsync(ctx)
+	if labels {
+		audited = s.auditAsync(ctx, householdReads(p, "household labels", hids)...)
 	}
 	out := make(map[string]HouseholdFacts, len(hids))
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
@@ -606,6 +615,9 @@ func (s *Service) HouseholdMembers(ctx context.Context, p auth.Principal, hids [
 				continue
 			}
 			h := HouseholdFacts{ID: hid, Kind: hd.Kind.V, Members: hd.Members}
+			if h.Members == nil {
+				h.Members = []Member{}
+			}
 			if labels {
 				if h.Label, err = s.seal.OpenField(householdEntity(hid), "label", hd.Label.V); err != nil {
 					return fmt.Errorf("household %s: %w", hid, err)
@@ -615,7 +627,13 @@ func (s *Service) HouseholdMembers(ctx context.Context, p auth.Principal, hids [
 		}
 		return nil
 	})
-	return out, err
+	if aerr := <-audited; aerr != nil {
+		return nil, fmt.Errorf("audit: %w", aerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RegistrationOrder lists every person's id in the order they were

@@ -75,15 +75,26 @@ func TestPrepareGlance(t *testing.T) {
 	if head.Role != "head" || head.Person.ID != mother.ID || len(head.Person.Flags) != 0 {
 		t.Errorf("a volunteer sees the mother as %+v (no pregnancy, no medical)", head)
 	}
-	var recs []string
+	// One person.read per person shown, one household.read per label shown.
+	var recs, hrecs []string
 	for _, e := range entries {
-		if e.Action != "person.read" || e.Actor != vol.Actor() || e.Detail != "checkin x" {
+		if e.Actor != vol.Actor() || e.Detail != "checkin x" {
 			t.Errorf("entry %+v", e)
 		}
-		recs = append(recs, e.Record)
+		switch e.Action {
+		case "person.read":
+			recs = append(recs, e.Record)
+		case "household.read":
+			hrecs = append(hrecs, e.Record)
+		default:
+			t.Errorf("entry %+v", e)
+		}
 	}
 	if want := []string{"person/" + mother.ID, "person/" + child.ID}; !slices.Equal(recs, slices.Sorted(slices.Values(want))) {
 		t.Errorf("audit entries for %v, want %v", recs, want)
+	}
+	if want := []string{"household/" + hid}; !slices.Equal(hrecs, want) {
+		t.Errorf("household audit entries %v, want %v", hrecs, want)
 	}
 	if _, err := n.Ledger.Append(ctx, vol.Actor(), []ledger.Draft{}, entries...); err != nil {
 		t.Fatal(err)

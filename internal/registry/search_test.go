@@ -172,7 +172,7 @@ func TestNotFound(t *testing.T) {
 		}
 	}
 	// Labels of missing households are skipped, not an error.
-	hs, err := n.Registry.HouseholdLabels(ctx, coord, []string{missing, h.ID})
+	hs, err := n.Registry.HouseholdLabels(ctx, coord, []string{missing, h.ID}, "t")
 	if err != nil || len(hs) != 1 || hs[0].ID != h.ID || hs[0].Label != "Paz" || hs[0].Members != 1 {
 		t.Errorf("HouseholdLabels = %+v, %v", hs, err)
 	}

@@ -153,10 +153,23 @@ func (s *Service) PrepareRegister(p auth.Principal, in PersonInput) (Registratio
 		return Registration{}, err
 	}
 	// Every problem is reported at once, consent included.
-	v := in.normalize(s.now())
+	now := s.now()
+	v := in.normalize(now)
 	if !in.Consent.Registration {
 		v.add("consent.registration", "required", "the person must consent to being registered")
 	}
+	// What a role may not see, it may not set either, at registration as at
+	// an update: a desk that could set a flag it cannot read back could
+	// neither check nor correct it.
+	var unseen bool
+	for _, f := range in.Flags {
+		unseen = unseen || !auth.CanSeeFlag(p.Role, f)
+	}
+	if unseen {
+		v.add(auth.FieldFlags, "not_allowed", "includes a flag your role may not set (it may set: %s)",
+			strings.Join(settableFlags(p.Role), ", "))
+	}
+	checkFlagsFit(&v, &in, in.Flags, now)
 	if len(v) > 0 {
 		return Registration{}, v
 	}
@@ -216,9 +229,49 @@ func (s *Service) writeAndShow(ctx context.Context, p auth.Principal, id, why st
 // Patch changes some fields of a person. Only the keys present change; an
 // empty string clears a field.
 type Patch struct {
-	Fields  map[string]string `json:"fields"`
-	Flags   *[]string         `json:"flags,omitempty"`
-	Consent *Consent          `json:"consent,omitempty"`
+	Fields map[string]string `json:"fields"`
+	Flags  *[]string         `json:"flags,omitempty"`
+	// ConsentKeys is the API's "consent": only the keys present change.
+	ConsentKeys *ConsentPatch `json:"consent,omitempty"`
+	// Consent, for Go callers that know all three answers, replaces them
+	// at once; ConsentKeys, if also set, applies on top of it.
+	Consent *Consent `json:"-"`
+}
+
+// ConsentPatch changes some consents: a nil key keeps its value. Consent to
+// registration cannot be withdrawn by an update: that is an erasure
+// request, not an edit.
+type ConsentPatch struct {
+	Registration *bool `json:"registration,omitempty"`
+	Tracing      *bool `json:"tracing,omitempty"`
+	Sharing      *bool `json:"sharing,omitempty"`
+}
+
+// consentAfter applies the patch's consent changes to cur, and reports
+// whether anything changed. Withdrawing consent to registration is refused.
+func (patch Patch) consentAfter(cur Consent, v *ValidationError) (Consent, bool) {
+	next := cur
+	if patch.Consent != nil {
+		next = *patch.Consent
+	}
+	withdraw := cur.Registration && !next.Registration
+	if k := patch.ConsentKeys; k != nil {
+		if k.Registration != nil {
+			next.Registration = *k.Registration
+			withdraw = withdraw || !*k.Registration
+		}
+		if k.Tracing != nil {
+			next.Tracing = *k.Tracing
+		}
+		if k.Sharing != nil {
+			next.Sharing = *k.Sharing
+		}
+	}
+	if withdraw {
+		v.add("consent.registration", "not_allowed",
+			"cannot be withdrawn by an update: withdrawing consent to registration is an erasure request")
+	}
+	return next, next != cur
 }
 
 // Update applies a patch. A role may change only fields it may see.
@@ -274,22 +327,41 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, patch
 		in.Flags = append(keep, *patch.Flags...)
 		changed[auth.FieldFlags] = true
 	}
+	consent, consentChanged := patch.consentAfter(cur.Consent, &v)
 	if len(v) > 0 {
 		return Person{}, v
 	}
-	if v := in.normalize(s.now()); len(v) > 0 {
+	now := s.now()
+	if v := in.normalize(now); len(v) > 0 {
 		return Person{}, v
+	}
+	// A change to the flags, sex or birth date must leave them fitting each
+	// other. Only the flags this role sees are checked: an error about one
+	// it cannot see would tell it the flag is there. Flags that stopped
+	// fitting with time (a child turned 18) do not block other changes.
+	if changed[auth.FieldFlags] || changed[auth.FieldSex] || changed[auth.FieldBirthDate] {
+		var seen []string
+		for _, f := range in.Flags {
+			if auth.CanSeeFlag(p.Role, f) {
+				seen = append(seen, f)
+			}
+		}
+		if checkFlagsFit(&v, in, seen, now); len(v) > 0 {
+			return Person{}, v
+		}
 	}
 	all := in.fields()
 	fields := map[string]string{}
 	for f := range changed {
 		fields[f] = all[f]
 	}
-	if len(fields) == 0 && patch.Consent == nil {
+	if len(fields) == 0 && !consentChanged {
 		return s.Get(ctx, p, id, "update")
 	}
 	body := s.sealFields(id, fields)
-	body.Consent = patch.Consent
+	if consentChanged {
+		body.Consent = &consent
+	}
 	// Say which version of each field this change replaces, so a
 	// concurrent change on another node is detected and kept (conflicts.go).
 	out, err := s.writeAndShow(ctx, p, id, "updated", ledger.Draft{Kind: KindPersonUpdated, Subject: entity(id),
@@ -413,19 +485,34 @@ func (s *Service) open(doc personDoc, p auth.Principal) (Person, error) {
 			return Person{}, err
 		}
 		for _, f := range strings.Split(fl, ",") {
-			if f == "" {
-				continue
-			}
-			if auth.CanSeeFlag(p.Role, f) {
+			if f != "" && auth.CanSeeFlag(p.Role, f) {
 				out.Flags = append(out.Flags, f)
-			} else if !slices.Contains(out.Hidden, auth.FieldFlags) {
-				out.Hidden = append(out.Hidden, auth.FieldFlags)
 			}
 		}
-	} else {
+	}
+	// A role that may not see every flag is told so for everyone, flagged
+	// or not: marking only the people who have such a flag would reveal it
+	// (S6).
+	if !seesAllFlags(p.Role) {
 		out.Hidden = append(out.Hidden, auth.FieldFlags)
 	}
 	return out, nil
+}
+
+// seesAllFlags reports whether role r may see every vulnerability flag.
+func seesAllFlags(r auth.Role) bool {
+	return len(settableFlags(r)) == len(auth.Flags)
+}
+
+// settableFlags lists the flags role r may see, hence set, in display order.
+func settableFlags(r auth.Role) []string {
+	var out []string
+	for _, f := range auth.Flags {
+		if auth.CanSeeFlag(r, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // AgeOn is the age in whole years at t of someone born on birth.

@@ -120,3 +120,22 @@ func (in *PersonInput) normalize(now time.Time) ValidationError {
 	in.Flags = flags
 	return v
 }
+
+// checkFlagsFit reports flags that contradict the person's other fields:
+// pregnant for sex M, and a child-protection flag for someone whose birth
+// date makes them 18 or older on now. An unknown birth date or sex is no
+// contradiction. flags are the ones to check (those the role sees); in
+// must be normalised.
+func checkFlagsFit(v *ValidationError, in *PersonInput, flags []string, now time.Time) {
+	if in.Sex == "M" && slices.Contains(flags, auth.FlagPregnant) {
+		v.add(auth.FieldFlags, "pregnant_sex", "%s does not fit sex M", auth.FlagPregnant)
+	}
+	if !slices.Contains(flags, auth.FlagUnaccompanied) && !slices.Contains(flags, auth.FlagSeparated) {
+		return
+	}
+	// A birth date normalize refused (future, before 1900) is no evidence either.
+	if d, err := time.Parse("2006-01-02", in.BirthDate); err == nil && !d.After(now) && d.Year() >= 1900 && AgeOn(d, now) >= 18 {
+		v.add(auth.FieldFlags, "child_age", "%s and %s are for people under 18; the birth date makes this person an adult",
+			auth.FlagUnaccompanied, auth.FlagSeparated)
+	}
+}

@@ -117,7 +117,7 @@ func TestRegisterNormalises(t *testing.T) {
 			}
 			return ""
 		}},
-		{"sex and nationality upper-cased", func(in *registry.PersonInput) { in.Sex, in.Nationality = "m", "gt" },
+		{"sex and nationality upper-cased", func(in *registry.PersonInput) { in.Sex, in.Nationality, in.Flags = "m", "gt", nil },
 			func(p registry.Person) string {
 				if p.Sex != "M" || p.Nationality != "GT" {
 					return fmt.Sprintf("sex %q nationality %q", p.Sex, p.Nationality)
@@ -140,7 +140,7 @@ func TestRegisterNormalises(t *testing.T) {
 			}
 			return ""
 		}},
-		{"birth date 1900-01-01 accepted", func(in *registry.PersonInput) { in.BirthDate = "1900-01-01" },
+		{"birth date 1900-01-01 accepted", func(in *registry.PersonInput) { in.BirthDate, in.Flags = "1900-01-01", nil },
 			func(p registry.Person) string {
 				if p.Age == nil || *p.Age != 118 {
 					return fmt.Sprintf("age %v", p.Age)

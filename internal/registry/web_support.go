@@ -11,8 +11,9 @@ import (
 // HouseholdLabels returns the summaries (label, kind, size) of the
 // households with the given ids, in the same order, skipping ids that do not
 // exist. A person page uses it to name the households a person is in without
-// revealing (and auditing) every member of each.
-func (s *Service) HouseholdLabels(ctx context.Context, p auth.Principal, ids []string) ([]HouseholdSummary, error) {
+// revealing every member of each. The labels are PII: each household shown
+// is audited (household.read, with why) before its label is opened.
+func (s *Service) HouseholdLabels(ctx context.Context, p auth.Principal, ids []string, why string) ([]HouseholdSummary, error) {
 	if err := auth.Check(p, auth.HouseholdRead); err != nil {
 		return nil, err
 	}
@@ -32,6 +33,15 @@ func (s *Service) HouseholdLabels(ctx context.Context, p auth.Principal, ids []s
 	})
 	if err != nil {
 		return nil, err
+	}
+	shown := make([]string, len(docs))
+	for i, d := range docs {
+		shown[i] = d.ID
+	}
+	if len(shown) > 0 {
+		if err := s.led.Audit(ctx, householdReads(p, why, shown)...); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
 	}
 	out := make([]HouseholdSummary, 0, len(docs))
 	for _, d := range docs {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"caravana/internal/auth"
 	"caravana/internal/cardcode"
 	"caravana/internal/testenv"
 )
@@ -191,6 +192,9 @@ func TestBrowserRegisterAndFind(t *testing.T) {
 	for i := range 12 {
 		in := samplePerson("Persona", "Demo")
 		in.Sex = []string{"F", "M"}[i%2]
+		if in.Sex == "M" {
+			in.Flags = []string{auth.FlagMedical, auth.FlagElderly}
+		}
 		in.BirthDate = []string{"2019-02-01", "2012-07-07", "1995-01-01", "1950-05-05"}[i%4]
 		in.Nationality = []string{"HN", "GT", "SV"}[i%3]
 		e.register(in)

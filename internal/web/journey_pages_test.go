@@ -86,7 +86,9 @@ func TestMissingPage(t *testing.T) {
 	e := newEnv(t)
 	mother := e.person("Reina", "Mejía", "1990-01-01")
 	son := e.person("Kevin", "Mejía", "2015-01-01")
-	alone := e.person("Nohemí", "Ortiz", "2009-01-01", auth.FlagUnaccompanied)
+	// Under 18 whenever the test runs: the registry refuses an adult
+	// flagged as an unaccompanied child.
+	alone := e.person("Nohemí", "Ortiz", time.Now().AddDate(-16, 0, 0).Format(time.DateOnly), auth.FlagUnaccompanied)
 	adult := e.person("Marvin", "Flores", "1985-01-01")
 	father := e.person("Wilmer", "Mejía", "1988-01-01")
 	e.household("Familia Mejía", "family", registry.Member{Person: mother.ID, Role: "head"},

@@ -84,28 +84,40 @@ func formInput(f url.Values) registry.PersonInput {
 	}
 }
 
-// newForm offers every field and flag: the registration desk records what
-// the person tells it, even fields its role will not read back later.
-func newForm() personForm {
+// newForm offers every field: the registration desk records what the
+// person tells it, even fields its role will not read back later. It offers
+// only the flags the role may see, the only ones it may set.
+func newForm(r auth.Role) personForm {
 	ed := map[string]bool{auth.FieldFlags: true}
 	for _, f := range personFields {
 		ed[f] = true
 	}
-	return personForm{New: true, Editable: ed, Flags: auth.Flags, Sexes: registry.Sexes}
+	return personForm{New: true, Editable: ed, Flags: visibleFlags(r), Sexes: registry.Sexes}
+}
+
+// visibleFlags lists the flags role r may see, in display order.
+func visibleFlags(r auth.Role) []string {
+	var out []string
+	for _, f := range auth.Flags {
+		if auth.CanSeeFlag(r, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (s *Server) personNew(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	if err := auth.Check(c.p, auth.PersonRegister); err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, "person_form", s.newView(r, c, "person.new", "people", newForm()))
+	return s.render(w, r, http.StatusOK, "person_form", s.newView(r, c, "person.new", "people", newForm(c.p.Role)))
 }
 
 func (s *Server) personCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	if err := auth.Check(c.p, auth.PersonRegister); err != nil {
 		return err
 	}
-	f := newForm()
+	f := newForm(c.p.Role)
 	f.In = formInput(r.PostForm)
 	p, err := s.n.Registry.Register(r.Context(), c.p, f.In)
 	var ve registry.ValidationError
@@ -124,6 +136,9 @@ type fieldRow struct {
 	Label  string
 	Value  string
 	Hidden bool
+	// Partial: the role sees some values of this field and not others
+	// (the flags), whatever this person's are.
+	Partial bool
 }
 
 type personView struct {
@@ -158,7 +173,10 @@ func personRows(c *reqCtx, p registry.Person) []fieldRow {
 	for i, f := range p.Flags {
 		flags[i] = c.T("flag." + f)
 	}
-	rows = append(rows, fieldRow{Label: c.T("field.flags"), Value: strings.Join(flags, ", "), Hidden: hidden(auth.FieldFlags) && len(flags) == 0})
+	// Every person's flags row reads the same for a role that may not see
+	// every flag, flagged or not: what it shows must not depend on what it
+	// hides (S6).
+	rows = append(rows, fieldRow{Label: c.T("field.flags"), Value: strings.Join(flags, ", "), Partial: hidden(auth.FieldFlags)})
 	return rows
 }
 
@@ -169,7 +187,7 @@ func (s *Server) personShow(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	}
 	d := personView{P: p, Rows: personRows(c, p)}
 	if len(p.Households) > 0 && auth.Can(c.p.Role, auth.HouseholdRead) {
-		if d.Households, err = s.n.Registry.HouseholdLabels(r.Context(), c.p, p.Households); err != nil {
+		if d.Households, err = s.n.Registry.HouseholdLabels(r.Context(), c.p, p.Households, "person "+p.ID); err != nil {
 			return err
 		}
 	}
@@ -182,12 +200,7 @@ func editForm(c *reqCtx, p registry.Person) personForm {
 	for _, f := range append(slices.Clone(personFields), auth.FieldFlags) {
 		ed[f] = auth.CanWrite(c.p.Role, f)
 	}
-	var flags []string
-	for _, f := range auth.Flags {
-		if auth.CanSeeFlag(c.p.Role, f) {
-			flags = append(flags, f)
-		}
-	}
+	flags := visibleFlags(c.p.Role)
 	in := registry.PersonInput{GivenNames: p.GivenNames, Surname1: p.Surname1, Surname2: p.Surname2, Sex: p.Sex,
 		BirthDate: p.BirthDate, Nationality: p.Nationality, OriginTown: p.OriginTown, Phone: p.Phone,
 		Notes: p.Notes, Flags: p.Flags, Consent: p.Consent}
@@ -238,9 +251,16 @@ func (s *Server) personUpdate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		}
 	}
 	// Consent to registration itself is not withdrawn from this form: that
-	// is an erasure request, handled elsewhere.
-	if in.Consent.Tracing != old.Consent.Tracing || in.Consent.Sharing != old.Consent.Sharing {
-		patch.Consent = &registry.Consent{Registration: old.Consent.Registration, Tracing: in.Consent.Tracing, Sharing: in.Consent.Sharing}
+	// is an erasure request, handled elsewhere. Only the consents the form
+	// changed are sent, so a stale form does not undo another change.
+	if in.Consent.Tracing != old.Consent.Tracing {
+		patch.ConsentKeys = &registry.ConsentPatch{Tracing: &in.Consent.Tracing}
+	}
+	if in.Consent.Sharing != old.Consent.Sharing {
+		if patch.ConsentKeys == nil {
+			patch.ConsentKeys = &registry.ConsentPatch{}
+		}
+		patch.ConsentKeys.Sharing = &in.Consent.Sharing
 	}
 	_, err = s.n.Registry.Update(r.Context(), c.p, cur.ID, patch)
 	var ve registry.ValidationError
