@@ -20,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"caravana/internal/cli"
+	"caravana/internal/testenv"
 )
 
 // The test binary doubles as the caravana binary: with CARAVANA_E2E_MAIN
@@ -293,5 +296,43 @@ func TestCLIExitCodes(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Errorf("a failed command created %s", dir)
+	}
+}
+
+// TestServeWrongDatabasePostgres: a node started on an empty PostgreSQL
+// database (a wrong --db) stops with a clear message and exit 1, and
+// creates nothing there; it never serves an empty node (S5).
+func TestServeWrongDatabasePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real processes and production Argon2 parameters: not in -short")
+	}
+	db, empty := testenv.PostgresDB(t), testenv.PostgresDB(t)
+	dir := filepath.Join(t.TempDir(), "hub")
+	run(t, "init", "--data", dir, "--db", db)
+	var stdout, stderr bytes.Buffer
+	cmd := caravana(t, "serve", "--data", dir, "--db", empty, "--addr", "127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// A bound, not a measurement: a server that wrongly starts is killed.
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "--db") || !strings.Contains(stderr.String(), "holds no data of this node") {
+		t.Fatalf("serve on an empty database: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String(), "http://") {
+		t.Errorf("serve announced a URL: %s", stdout.String())
+	}
+	conn, err := pgx.Connect(context.Background(), empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var tables int
+	if err := conn.QueryRow(context.Background(), `SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("the refused serve created %d tables", tables)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ must be serving, and syncs with it at once (users, people, its own enrolment).`,
 			if join.file != "" {
 				return app.initJoin(cmd, join, name)
 			}
+			if cmd.Flags().Changed("admin") && strings.TrimSpace(admin) == "" {
+				return usagef("--admin: give the first coordinator's username (default %q)", "coordinator")
+			}
 			p, err := app.passphrase(true)
 			if err != nil {
 				return err
@@ -50,24 +54,37 @@ must be serving, and syncs with it at once (users, people, its own enrolment).`,
 				password = newPassword()
 			}
 			start := time.Now()
-			n, err := node.Init(cmd.Context(), app.config(p), node.InitOptions{Name: name, AdminUser: admin, AdminPassword: password})
+			opt := node.InitOptions{Name: name, AdminUser: admin, AdminPassword: password}
+			n, err := node.Init(cmd.Context(), app.config(p), opt)
 			if err != nil {
 				return fmt.Errorf("init %s: %w", app.DataDir, err)
 			}
 			defer n.Close()
+			// The folder does not remember --db: every later command needs it
+			// again. The hint shows it without its password.
+			next := "caravana serve --data " + shellQuote(app.DataDir)
+			if app.DB != "" {
+				next += " --db " + shellQuote(redactURL(app.DB))
+			}
 			if app.JSON {
-				out := map[string]any{"node_id": n.Keys.NodeID, "data": app.DataDir, "age_recipient": n.Keys.AgeRecipient, "admin": admin}
+				out := map[string]any{"node_id": n.Keys.NodeID, "data": app.DataDir, "age_recipient": n.Keys.AgeRecipient, "admin": opt.Admin()}
+				if app.DB != "" {
+					out["db"] = redactURL(app.DB)
+				}
 				if adminPasswordFile == "" {
 					out["admin_password"] = password
 				}
 				return app.printJSON(out)
 			}
 			fmt.Fprintf(app.Stdout, "Created node %s in %s (%s)\n", n.Keys.NodeID, app.DataDir, time.Since(start).Round(time.Millisecond))
-			fmt.Fprintf(app.Stdout, "First coordinator: %s\n", admin)
+			fmt.Fprintf(app.Stdout, "First coordinator: %s\n", opt.Admin())
 			if adminPasswordFile == "" {
 				fmt.Fprintf(app.Stdout, "Password (shown once): %s\n", password)
 			}
-			fmt.Fprintf(app.Stdout, "Next: caravana serve --data %s\n", app.DataDir)
+			fmt.Fprintf(app.Stdout, "Next: %s\n", next)
+			if app.DB != "" {
+				fmt.Fprintln(app.Stdout, "Every command on this node needs the same --db (or CARAVANA_DB), with its password.")
+			}
 			return nil
 		},
 	}
@@ -76,6 +93,29 @@ must be serving, and syncs with it at once (users, people, its own enrolment).`,
 	cmd.Flags().StringVar(&adminPasswordFile, "admin-password-file", "", "read the first coordinator's password from this file")
 	join.register(cmd)
 	return cmd
+}
+
+// redactURL is a database URL fit to print: any password, in the user
+// part or as a password= parameter, is replaced by xxxxx. A URL that does
+// not parse is not printed at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "postgres://..."
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // newPassword makes a random password easy to read aloud: 4 groups of 4

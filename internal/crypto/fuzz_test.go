@@ -69,6 +69,11 @@ func FuzzKeyFile(f *testing.F) {
 	f.Add([]byte("{}"))
 	f.Add([]byte(`{"version":1,"kdf":{"memory_kib":8,"time":0,"threads":0},"salt":"AAAA","wrapped_data_key":"AAAA","signing_public":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
 	f.Add([]byte(`{"version":1,"kdf":{"memory_kib":8,"time":1,"threads":1},"salt":"AAAA","wrapped_data_key":"AAAA","signing_public":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
+	// Parameters far beyond MaxKDF: refused before Argon2id runs (they once
+	// ran out of memory, or hung).
+	f.Add([]byte(`{"version":1,"kdf":{"memory_kib":4294967295,"time":1,"threads":1},"salt":"AAAA","wrapped_data_key":"AAAA","signing_public":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
+	f.Add([]byte(`{"version":1,"kdf":{"memory_kib":8,"time":4294967295,"threads":1},"salt":"AAAA","wrapped_data_key":"AAAA","signing_public":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
+	f.Add([]byte(`{"version":1,"kdf":{"memory_kib":8,"time":1,"threads":255},"salt":"AAAA","wrapped_data_key":"AAAA","signing_public":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
 	f.Add([]byte("null"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -81,13 +86,21 @@ func FuzzKeyFile(f *testing.F) {
 			if !errors.Is(err, crypto.ErrDamagedKeyFile) {
 				t.Fatalf("ReadParams error %v is not ErrDamagedKeyFile", err)
 			}
+			// Unlock refuses the same file before running Argon2id, whatever
+			// its parameters say: this call must neither hang nor run out of memory.
+			if k, err := crypto.Unlock(dir, passphrase, crypto.KDFParams{}); !errors.Is(err, crypto.ErrDamagedKeyFile) || k != nil {
+				t.Fatalf("Unlock of a file ReadParams refused = %v, %v; want ErrDamagedKeyFile", k, err)
+			}
 			return
+		}
+		if params.MemoryKiB == 0 || params.Time == 0 || params.Threads == 0 || crypto.MaxKDF.Weaker(params) {
+			t.Fatalf("ReadParams accepted %v, outside (0, %v]", params, crypto.MaxKDF)
 		}
 		if _, _, pub, err := crypto.PublicInfo(dir); err != nil || len(pub) != ed25519.PublicKeySize {
 			t.Fatalf("PublicInfo after ReadParams succeeded: %x, %v", pub, err)
 		}
-		// Argon2 with whatever the file says can take any time and memory; try
-		// the unlock only for settings as cheap as the tests'.
+		// Within MaxKDF an unlock can still take a second or more; try it
+		// only for settings as cheap as the tests'.
 		if params.MemoryKiB > 4096 || params.Time > 2 {
 			return
 		}

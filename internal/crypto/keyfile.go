@@ -38,8 +38,18 @@ type KDFParams struct {
 // S3's 0.5-2 s unlock window and well above RFC 9106's 64 MiB floor.
 var DefaultKDF = KDFParams{MemoryKiB: 256 * 1024, Time: 3, Threads: 4}
 
-// MinKDF is the weakest setting a production key file may be created with.
+// MinKDF is the weakest setting a production key file may hold. A node
+// opened with the production target (DefaultKDF, which is stronger) re-wraps
+// a weaker key file on unlock, so a file made with cheaper parameters (by
+// tests, or an old binary) is raised the first time it is opened for real.
 var MinKDF = KDFParams{MemoryKiB: 64 * 1024, Time: 3, Threads: 4}
+
+// MaxKDF bounds what a key file may ask of Argon2id. The parameters are
+// read from the file before anything is authenticated: without a bound a
+// damaged one (memory_kib 4294967295, time 4294967295) makes an unlock run
+// out of memory or run for ever instead of failing (S5). 1 GiB and t=32
+// are four and ten times DefaultKDF: room to raise it, no more.
+var MaxKDF = KDFParams{MemoryKiB: 1 << 20, Time: 32, Threads: 64}
 
 // MinPassphraseLen is the shortest passphrase accepted, in characters.
 const MinPassphraseLen = 12
@@ -47,6 +57,22 @@ const MinPassphraseLen = 12
 // Weaker reports whether p is weaker than q in any dimension.
 func (p KDFParams) Weaker(q KDFParams) bool {
 	return p.MemoryKiB < q.MemoryKiB || p.Time < q.Time || p.Threads < q.Threads
+}
+
+// check refuses parameters Argon2id cannot run (zero time or threads: it
+// panics) or that exceed MaxKDF.
+func (p KDFParams) check() error {
+	switch {
+	case p.MemoryKiB == 0 || p.Time == 0 || p.Threads == 0:
+		return fmt.Errorf("argon2id parameters %s: memory, time and threads must be positive", p)
+	case p.MemoryKiB > MaxKDF.MemoryKiB:
+		return fmt.Errorf("argon2id memory %d KiB is above the limit %d KiB", p.MemoryKiB, MaxKDF.MemoryKiB)
+	case p.Time > MaxKDF.Time:
+		return fmt.Errorf("argon2id time %d is above the limit %d", p.Time, MaxKDF.Time)
+	case p.Threads > MaxKDF.Threads:
+		return fmt.Errorf("argon2id threads %d is above the limit %d", p.Threads, MaxKDF.Threads)
+	}
+	return nil
 }
 
 func (p KDFParams) String() string {
@@ -198,6 +224,10 @@ func kek(passphrase string, salt []byte, p KDFParams) []byte {
 }
 
 func (k *Keys) write(path, passphrase string) error {
+	// A file this binary could not open again must never be written.
+	if err := k.KDF.check(); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return err
@@ -272,9 +302,12 @@ func readKeyFile(path string) (*keyFile, error) {
 	}
 	var kf keyFile
 	if err := json.Unmarshal(data, &kf); err != nil || kf.Version != 1 || len(kf.Salt) == 0 ||
-		len(kf.WrappedKey) == 0 || len(kf.SigningPub) != ed25519.PublicKeySize ||
-		kf.KDF.MemoryKiB == 0 || kf.KDF.Time == 0 || kf.KDF.Threads == 0 { // argon2 panics on t=0 or p=0
+		len(kf.WrappedKey) == 0 || len(kf.SigningPub) != ed25519.PublicKeySize {
 		return nil, ErrDamagedKeyFile
+	}
+	// Checked before any Argon2id runs: the parameters are not authenticated.
+	if err := kf.KDF.check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDamagedKeyFile, err)
 	}
 	return &kf, nil
 }

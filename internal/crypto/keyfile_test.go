@@ -144,6 +144,36 @@ func TestShortPassphraseRefused(t *testing.T) {
 	}
 }
 
+// TestCreateRefusesUnusableParams: a key file is never written with
+// parameters Unlock would refuse, so no node is made that cannot be opened.
+func TestCreateRefusesUnusableParams(t *testing.T) {
+	tests := []struct {
+		name   string
+		params crypto.KDFParams
+	}{
+		{"zero", crypto.KDFParams{}},
+		{"zero time", crypto.KDFParams{MemoryKiB: 1024, Time: 0, Threads: 1}},
+		{"zero threads", crypto.KDFParams{MemoryKiB: 1024, Time: 1, Threads: 0}},
+		{"memory above the limit", crypto.KDFParams{MemoryKiB: crypto.MaxKDF.MemoryKiB + 1, Time: 1, Threads: 1}},
+		{"time above the limit", crypto.KDFParams{MemoryKiB: 1024, Time: crypto.MaxKDF.Time + 1, Threads: 1}},
+		{"threads above the limit", crypto.KDFParams{MemoryKiB: 1024, Time: 1, Threads: crypto.MaxKDF.Threads + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if k, err := crypto.Create(dir, passphrase, tt.params); err == nil {
+				t.Fatalf("Create(%v) = %v, want an error", tt.params, k.KDF)
+			}
+			if _, err := os.Stat(keyPath(dir)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Create(%v) left a key file: %v", tt.params, err)
+			}
+		})
+	}
+	if crypto.DefaultKDF.Weaker(crypto.MinKDF) || crypto.MaxKDF.Weaker(crypto.DefaultKDF) {
+		t.Errorf("want MinKDF %v <= DefaultKDF %v <= MaxKDF %v", crypto.MinKDF, crypto.DefaultKDF, crypto.MaxKDF)
+	}
+}
+
 func TestChangePassphrase(t *testing.T) {
 	dir, k := newKeys(t)
 	const newPass = "another long passphrase"
@@ -267,6 +297,27 @@ func TestDamagedKeyFile(t *testing.T) {
 		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
 		{"kdf memory zero", func(t *testing.T, dir string) {
 			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["memory_kib"] = 0 })
+		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
+		// The parameters are read before anything is authenticated: a damaged
+		// file asking for 4 GiB or 2^32 passes must fail at once, not exhaust
+		// memory or hang.
+		{"kdf memory above the limit", func(t *testing.T, dir string) {
+			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["memory_kib"] = 4294967295 })
+		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
+		{"kdf memory just above the limit", func(t *testing.T, dir string) {
+			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["memory_kib"] = crypto.MaxKDF.MemoryKiB + 1 })
+		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
+		{"kdf time above the limit", func(t *testing.T, dir string) {
+			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["time"] = 4294967295 })
+		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
+		{"kdf time just above the limit", func(t *testing.T, dir string) {
+			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["time"] = crypto.MaxKDF.Time + 1 })
+		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
+		{"kdf threads above the limit", func(t *testing.T, dir string) {
+			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["threads"] = 255 })
+		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
+		{"kdf threads out of range", func(t *testing.T, dir string) {
+			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["threads"] = 256 })
 		}, crypto.ErrDamagedKeyFile, crypto.ErrDamagedKeyFile},
 		{"kdf lowered", func(t *testing.T, dir string) {
 			editKeyFile(t, dir, func(m map[string]any) { m["kdf"].(map[string]any)["memory_kib"] = 512 })
@@ -427,6 +478,25 @@ func TestWipe(t *testing.T) {
 	if _, err := crypto.Create(dir, passphrase, cheapKDF); err != nil {
 		t.Errorf("Create after Wipe: %v", err)
 	}
+}
+
+// BenchmarkUnlock measures an unlock with the production setting, the
+// number SECURITY.md S3 wants between 0.5 and 2 s on the target machine:
+//
+//	go test -run '^$' -bench Unlock ./internal/crypto/
+func BenchmarkUnlock(b *testing.B) {
+	dir := b.TempDir()
+	if _, err := crypto.Create(dir, passphrase, crypto.DefaultKDF); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := crypto.Unlock(dir, passphrase, crypto.DefaultKDF); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/unlock")
+	b.Logf("Unlock with %v: %.2f s (S3 target 0.5-2 s)", crypto.DefaultKDF, b.Elapsed().Seconds()/float64(b.N))
 }
 
 // TestUnlockProductionParams times an unlock with the production setting

@@ -104,6 +104,72 @@ func TestVerifyAndRebuild(t *testing.T) {
 	}
 }
 
+// TestStateHashCoversIndex: the secondary index is part of the state: an
+// entry added, removed or moved changes the hash, whatever the documents
+// say, and a rebuild brings it back.
+func TestStateHashCoversIndex(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(tx store.Tx) error
+	}{
+		{"entry added", func(tx store.Tx) error { return tx.AddIndex(ctx, "surname", "garcia", "person/9") }},
+		{"entry removed", func(tx store.Tx) error { return tx.RemoveIndex(ctx, "surname", "nunez", "person/1") }},
+		{"entry moved to another key", func(tx store.Tx) error {
+			if err := tx.RemoveIndex(ctx, "surname", "nunez", "person/1"); err != nil {
+				return err
+			}
+			return tx.AddIndex(ctx, "surname", "nunes", "person/1")
+		}},
+		{"entry moved to another index", func(tx store.Tx) error {
+			if err := tx.RemoveIndex(ctx, "surname", "nunez", "person/1"); err != nil {
+				return err
+			}
+			return tx.AddIndex(ctx, "given", "nunez", "person/1")
+		}},
+		// The parts are length-prefixed: moving a byte between name, key
+		// and id is a different state.
+		{"byte moved between key and id", func(tx store.Tx) error {
+			if err := tx.RemoveIndex(ctx, "surname", "nunez", "person/1"); err != nil {
+				return err
+			}
+			return tx.AddIndex(ctx, "surname", "nunezp", "erson/1")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			seed(t, e, 5)
+			// What a projection with an index would have filed.
+			if err := e.st.Update(ctx, func(tx store.Tx) error { return tx.AddIndex(ctx, "surname", "nunez", "person/1") }); err != nil {
+				t.Fatal(err)
+			}
+			before := stateHash(t, e.st)
+			if err := e.st.Update(ctx, tt.change); err != nil {
+				t.Fatal(err)
+			}
+			if after := stateHash(t, e.st); after == before {
+				t.Errorf("state hash %s unchanged after the index changed", after)
+			}
+		})
+	}
+	// A rebuild replays the log: the index holds only what projections file.
+	e := newEnv(t)
+	seed(t, e, 5)
+	clean := stateHash(t, e.st)
+	if err := e.st.Update(ctx, func(tx store.Tx) error { return tx.AddIndex(ctx, "stray", "k", "x") }); err != nil {
+		t.Fatal(err)
+	}
+	if stateHash(t, e.st) == clean {
+		t.Fatal("a stray index entry left the state hash unchanged")
+	}
+	if err := e.l.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateHash(t, e.st); got != clean {
+		t.Errorf("after rebuild state hash %s, want %s", got, clean)
+	}
+}
+
 // rawExec runs statements directly on the node's encrypted database, as
 // someone holding the key but bypassing the program would.
 func rawExec(t *testing.T, e *env, stmts ...string) {
@@ -134,19 +200,20 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		tamper   func(t *testing.T, e *env)
 		lastOnly bool   // whether Verify(false) notices too
 		mention  string // a problem mentions this
+		passed   int    // events Verify(all signatures) counts as good: those before the damage
 	}{
 		{"body changed", func(t *testing.T, e *env) {
 			rawExec(t, e, `UPDATE events SET body = CAST('{"n":1000}' AS BLOB) WHERE seq = 5`)
-		}, true, "/5"},
+		}, true, "/5", 4},
 		{"signature of the newest event changed", func(t *testing.T, e *env) {
 			rawExec(t, e, `UPDATE events SET sig = randomblob(64) WHERE seq = 11`)
-		}, true, "signature"},
+		}, true, "signature", 10},
 		{"signature in the middle changed", func(t *testing.T, e *env) {
 			rawExec(t, e, `UPDATE events SET sig = randomblob(64) WHERE seq = 6`)
-		}, false, "signature"},
+		}, false, "signature", 5},
 		{"event deleted", func(t *testing.T, e *env) {
 			rawExec(t, e, `DELETE FROM events WHERE seq = 4`)
-		}, true, "chain"},
+		}, true, "chain", 3},
 		{"sequence number reused with other content, properly signed", func(t *testing.T, e *env) {
 			// The node itself (or its stolen key) rewrites seq 6: seq 7 no longer links.
 			var forged event.Event
@@ -165,7 +232,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			rawExec(t, e, fmt.Sprintf(`UPDATE events SET body = x'%x', hash = x'%x', sig = x'%x' WHERE seq = 6`,
 				[]byte(forged.Body), forged.Hash, forged.Sig))
-		}, true, "chain"},
+		}, true, "chain", 6},
 		{"forged event appended with another key", func(t *testing.T, e *env) {
 			err := e.st.Update(ctx, func(tx store.Tx) error {
 				head, err := tx.Head(ctx, e.keys.NodeID)
@@ -180,7 +247,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		}, true, "signature"},
+		}, true, "signature", 11},
 		{"events from a node never enrolled", func(t *testing.T, e *env) {
 			err := e.st.Update(ctx, func(tx store.Tx) error {
 				ev := event.Event{Node: "ffffffffffffffff", Seq: 1, HLC: 1, Kind: "tally.add", Subject: "c0", Body: json.RawMessage(`{"n":5}`)}
@@ -190,7 +257,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		}, true, "not enrolled"},
+		}, true, "not enrolled", 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +276,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			if !strings.Contains(strings.Join(full.Problems, "\n"), tt.mention) {
 				t.Errorf("problems %q do not mention %q", full.Problems, tt.mention)
+			}
+			// What passed before the damage is counted, not dropped.
+			if full.Events != tt.passed || full.Nodes[e.keys.NodeID] != uint64(tt.passed) {
+				t.Errorf("Verify(all signatures) counts %d events, node at %d; want %d", full.Events, full.Nodes[e.keys.NodeID], tt.passed)
 			}
 			quick, err := e.l.Verify(ctx, false)
 			if err != nil {

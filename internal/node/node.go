@@ -85,12 +85,56 @@ var ErrExists = errors.New("the folder already holds a node")
 // InitOptions are the choices made when a node is created.
 type InitOptions struct {
 	Name          string // a label for this node, e.g. "front desk"
-	AdminUser     string // first coordinator's username
+	AdminUser     string // first coordinator's username; empty means "coordinator"
 	AdminPassword string
 }
 
+// Admin is the username Init gives the first coordinator: AdminUser as
+// usernames are stored (trimmed, lower case), or "coordinator".
+func (o InitOptions) Admin() string {
+	if u := strings.ToLower(strings.TrimSpace(o.AdminUser)); u != "" {
+		return u
+	}
+	return "coordinator"
+}
+
+// CheckNew reports whether a node can be created with cfg, and changes
+// nothing: --db is a PostgreSQL URL, the folder holds no node, and the
+// database (the folder's SQLite file, or the PostgreSQL database) holds no
+// node's data. Init and Join check it first, before any key derivation; a
+// caller with something to spend before them (an invitation) checks it
+// before spending it.
+func CheckNew(ctx context.Context, cfg Config) error {
+	if err := checkDB(cfg.DB); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, crypto.KeyFileName)); err == nil {
+		return fmt.Errorf("%w: %s", ErrExists, cfg.Dir)
+	}
+	if cfg.DB == "" {
+		if _, err := os.Stat(filepath.Join(cfg.Dir, sqlite.FileName)); err == nil {
+			return fmt.Errorf("%w: %s has a database but no key file", ErrExists, cfg.Dir)
+		}
+		return nil
+	}
+	if err := postgres.CheckNew(ctx, cfg.DB); err != nil {
+		return fmt.Errorf("--db: %w", err)
+	}
+	return nil
+}
+
+// checkDB refuses a --db that is not a PostgreSQL URL.
+func checkDB(db string) error {
+	if db != "" && !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
+		return errors.New("--db must be a postgres:// or postgresql:// URL")
+	}
+	return nil
+}
+
 // Init creates a node in cfg.Dir: keys, database, its self-enrolment as
-// the first event, and the first coordinator. Nothing is left behind on error.
+// the first event, and the first coordinator. The inputs and the database
+// are checked before the key derivation, and nothing is left behind on
+// error: not the folder, if Init made it, and not the tables, on PostgreSQL.
 func Init(ctx context.Context, cfg Config, opt InitOptions) (_ *Node, err error) {
 	cfg.defaults()
 	if err := crypto.CheckPassphrase(cfg.Passphrase); err != nil {
@@ -99,40 +143,40 @@ func Init(ctx context.Context, cfg Config, opt InitOptions) (_ *Node, err error)
 	if len(opt.AdminPassword) < auth.MinPasswordLen {
 		return nil, fmt.Errorf("first coordinator: %w", auth.ErrWeakPassword)
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Dir, crypto.KeyFileName)); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrExists, cfg.Dir)
+	admin := opt.Admin()
+	// Checked before the slow key derivation; AddUser checks it again.
+	if err := auth.CheckUsername(admin); err != nil {
+		return nil, fmt.Errorf("first coordinator: %w", err)
 	}
-	if cfg.DB == "" {
-		if _, err := os.Stat(filepath.Join(cfg.Dir, sqlite.FileName)); err == nil {
-			return nil, fmt.Errorf("%w: %s has a database but no key file", ErrExists, cfg.Dir)
-		}
+	if err := CheckNew(ctx, cfg); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create node folder: %w", err)
-	}
-	keys, err := crypto.Create(cfg.Dir, cfg.Passphrase, cfg.KDF)
+	undo, err := makeDir(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			crypto.Wipe(cfg.Dir)
-			removeDB(cfg.Dir)
+			undo()
 		}
 	}()
+	keys, err := crypto.Create(cfg.Dir, cfg.Passphrase, cfg.KDF)
+	if err != nil {
+		return nil, err
+	}
 	n, err := start(ctx, cfg, keys, true)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			n.discard(ctx)
+		}
+	}()
 	if err := n.Ledger.Genesis(ctx, "init", opt.Name); err != nil {
-		n.Close()
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	if opt.AdminUser == "" {
-		opt.AdminUser = "coordinator"
-	}
-	if _, err := n.Auth.AddUser(ctx, auth.Operator("init"), opt.AdminUser, auth.Coordinator, opt.AdminPassword); err != nil {
-		n.Close()
+	if _, err := n.Auth.AddUser(ctx, auth.Operator("init"), admin, auth.Coordinator, opt.AdminPassword); err != nil {
 		return nil, fmt.Errorf("first coordinator: %w", err)
 	}
 	return n, nil
@@ -145,29 +189,69 @@ func Init(ctx context.Context, cfg Config, opt InitOptions) (_ *Node, err error)
 // sync, with the users and everything else. Nothing is left behind on error.
 func Join(ctx context.Context, cfg Config, keys *crypto.Keys, passphrase, keyID string, dataKey [32]byte) (_ *Node, err error) {
 	cfg.defaults()
-	if _, err := os.Stat(filepath.Join(cfg.Dir, crypto.KeyFileName)); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrExists, cfg.Dir)
+	if err := CheckNew(ctx, cfg); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create node folder: %w", err)
-	}
-	keys.KDF = cfg.KDF
-	if err := keys.Adopt(cfg.Dir, passphrase, keyID, dataKey); err != nil {
+	undo, err := makeDir(cfg.Dir)
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			crypto.Wipe(cfg.Dir)
-			removeDB(cfg.Dir)
+			undo()
 		}
 	}()
+	keys.KDF = cfg.KDF
+	if err := keys.Adopt(cfg.Dir, passphrase, keyID, dataKey); err != nil {
+		return nil, err
+	}
 	return start(ctx, cfg, keys, true)
 }
 
+// makeDir creates the node folder (0700) if it is missing, and returns
+// what undoes a creation that failed: the key file is destroyed and the
+// database files removed, and the folder too if makeDir made it (with any
+// parents it had to make).
+func makeDir(dir string) (undo func(), err error) {
+	made := missingRoot(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create node folder: %w", err)
+	}
+	return func() {
+		crypto.Wipe(dir)
+		removeDB(dir)
+		if made != "" {
+			os.RemoveAll(made)
+		}
+	}, nil
+}
+
+// missingRoot returns the outermost folder of dir's path that does not
+// exist yet ("" if dir exists).
+func missingRoot(dir string) string {
+	dir = filepath.Clean(dir)
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	for {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		if _, err := os.Lstat(parent); !errors.Is(err, os.ErrNotExist) {
+			return dir
+		}
+		dir = parent
+	}
+}
+
 // Open unlocks and opens an existing node. It never creates a database:
-// a missing or foreign one is an error (S5: fail closed).
+// a missing, empty or foreign one is an error (S5: fail closed).
 func Open(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.defaults()
+	if err := checkDB(cfg.DB); err != nil {
+		return nil, err
+	}
 	keys, err := crypto.Unlock(cfg.Dir, cfg.Passphrase, cfg.KDF)
 	if err != nil {
 		return nil, fmt.Errorf("unlock %s: %w", cfg.Dir, err)
@@ -175,28 +259,52 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	return start(ctx, cfg, keys, false)
 }
 
-func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*Node, error) {
-	var st store.Store
-	var err error
-	if cfg.DB != "" {
-		if !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://") {
-			return nil, fmt.Errorf("--db must be a postgres:// URL")
-		}
-		st, err = postgres.Open(ctx, cfg.DB)
-	} else {
-		st, err = sqlite.Open(ctx, filepath.Join(cfg.Dir, sqlite.FileName), crypto.DatabaseKeyHex(keys), create)
+// openStore opens (with create, creates) the node's database.
+func openStore(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*store.SQL, error) {
+	if err := checkDB(cfg.DB); err != nil {
+		return nil, err
 	}
+	if cfg.DB != "" {
+		st, err := postgres.Open(ctx, cfg.DB, create)
+		if err != nil {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+		return st, nil
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.Dir, sqlite.FileName), crypto.DatabaseKeyHex(keys), create)
+}
+
+func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (_ *Node, err error) {
+	st, err := openStore(ctx, cfg, keys, create)
 	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if create {
+				erase(ctx, st, keys.NodeID, cfg.Log)
+			}
+			st.Close()
+		}
+	}()
+	// The claim is the check that counts for a new node: two nodes created
+	// at once on one empty database cannot both pass it.
+	check := func() error { return checkOwner(ctx, st, keys.NodeID, cfg.DB != "") }
+	if create {
+		check = func() error { return store.Claim(ctx, st, keys.NodeID) }
+	}
+	if err := check(); err != nil {
+		if cfg.DB != "" {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
 		return nil, err
 	}
 	led, err := ledger.Open(ctx, st, keys, Projector(), cfg.Log)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	if err := upgradeProjections(ctx, st, led, cfg.Log); err != nil {
 		led.Close()
-		st.Close()
 		return nil, err
 	}
 	sealer := crypto.NewSealer(keys)
@@ -205,7 +313,67 @@ func start(ctx context.Context, cfg Config, keys *crypto.Keys, create bool) (*No
 	reg := registry.NewService(led, sealer)
 	jr := journey.NewService(led, reg)
 	return &Node{Supply: supply.NewService(led, reg, jr), Dir: cfg.Dir, Keys: keys, Store: st, Ledger: led, Sealer: sealer,
-		Registry: reg, Journey: jr, Tracing: tracing.NewService(led, reg, sealer, cfg.Log), Auth: au, Throttle: auth.NewThrottle(st), Log: cfg.Log}, nil
+		Registry: reg, Journey: jr, Tracing: tracing.NewService(led, reg, sealer, cfg.Log), Auth: au, Throttle: auth.NewKeyedThrottle(st, crypto.SessionKey(keys)), Log: cfg.Log}, nil
+}
+
+// checkOwner refuses a database that is not this node's: one another node
+// claimed, or (on PostgreSQL, where --db can name any database) one with
+// no claim that holds neither this node's enrolment nor an event it
+// signed. An SQLite file from before claims opens: it is in the node's
+// folder and encrypted under the organisation's key.
+func checkOwner(ctx context.Context, st store.Store, nodeID string, postgres bool) error {
+	return st.View(ctx, func(tx store.ReadTx) error {
+		owner, err := store.Owner(ctx, tx)
+		switch {
+		case err != nil:
+			return err
+		case owner == nodeID:
+			return nil
+		case owner != "":
+			return fmt.Errorf("%w: it is node %s's, and this is node %s", store.ErrOtherNode, owner, nodeID)
+		case !postgres:
+			return nil
+		}
+		nodes, err := ledger.Nodes(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("check database: %w", err)
+		}
+		for _, n := range nodes {
+			if n.ID == nodeID {
+				return nil
+			}
+		}
+		head, err := tx.Head(ctx, nodeID)
+		if err != nil {
+			return fmt.Errorf("check database: %w", err)
+		}
+		if head.Seq == 0 {
+			return fmt.Errorf("%w: no enrolment or event of node %s", store.ErrNoNode, nodeID)
+		}
+		return nil
+	})
+}
+
+// erase undoes the PostgreSQL half of a creation that failed: it drops the
+// tables if the database is this node's or holds nothing (an SQLite file
+// is removed with the folder's other files).
+func erase(ctx context.Context, st *store.SQL, nodeID string, log *slog.Logger) {
+	if st.Dialect() != "postgres" {
+		return
+	}
+	if err := st.Erase(context.WithoutCancel(ctx), nodeID); err != nil {
+		log.Warn("undoing a failed node creation: the database keeps its tables", "err", err)
+	}
+}
+
+// discard undoes a node that start created: it stops the ledger, erases
+// the PostgreSQL tables and closes the store.
+func (n *Node) discard(ctx context.Context) {
+	n.Ledger.Close()
+	if st, ok := n.Store.(*store.SQL); ok {
+		erase(ctx, st, n.Keys.NodeID, n.Log)
+	}
+	n.Store.Close()
 }
 
 // ProjectionVersion names the shape of the projections this binary builds.

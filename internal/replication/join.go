@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,8 +56,8 @@ func Join(ctx context.Context, inv Invitation, opt JoinOptions) (JoinResult, err
 	if err := crypto.CheckPassphrase(cfg.Passphrase); err != nil {
 		return JoinResult{}, err
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Dir, crypto.KeyFileName)); err == nil {
-		return JoinResult{}, fmt.Errorf("%w: %s", node.ErrExists, cfg.Dir)
+	if err := node.CheckNew(ctx, cfg); err != nil {
+		return JoinResult{}, err
 	}
 	name := opt.Name
 	if name == "" {

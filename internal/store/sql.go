@@ -552,6 +552,24 @@ func (t *sqlTx) EachDoc(ctx context.Context, fn func(kind, id string, data []byt
 	return rows.Err()
 }
 
+func (t *sqlTx) EachIndex(ctx context.Context, fn func(name, key, id string) error) error {
+	rows, err := t.tx.QueryContext(ctx, `SELECT name, key, id FROM idx ORDER BY name, key, id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, key, id string
+		if err := rows.Scan(&name, &key, &id); err != nil {
+			return err
+		}
+		if err := fn(name, key, id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 func (t *sqlTx) CountEvents(ctx context.Context) (int, error) {
 	var n int
 	err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)

@@ -68,6 +68,9 @@ type ReadTx interface {
 	Count(ctx context.Context, kind string) (int, error)
 	// EachDoc calls fn for every projection document in (kind, id) order.
 	EachDoc(ctx context.Context, fn func(kind, id string, data []byte) error) error
+	// EachIndex calls fn for every secondary index entry in (name, key, id)
+	// byte order, the same on every engine.
+	EachIndex(ctx context.Context, fn func(name, key, id string) error) error
 	// Lookup returns the ids filed under key in index, in id order.
 	Lookup(ctx context.Context, index, key string) ([]string, error)
 	// Range pages through a whole index in (key, id) order, or the reverse

@@ -30,6 +30,9 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("InsertEvents", func(t *testing.T) { testInsertEvents(t, open(t)) })
 	t.Run("EachEventPagesInOrder", func(t *testing.T) { testEachEvent(t, open(t)) })
 	t.Run("EachDoc", func(t *testing.T) { testEachDoc(t, open(t)) })
+	t.Run("EachIndex", func(t *testing.T) { testEachIndex(t, open(t)) })
+	t.Run("Claim", func(t *testing.T) { testClaim(t, open(t), open(t)) })
+	t.Run("Erase", func(t *testing.T) { testErase(t, open) })
 	t.Run("ResetProjections", func(t *testing.T) { testReset(t, open(t)) })
 	t.Run("Local", func(t *testing.T) { testLocal(t, open(t)) })
 	t.Run("LocalScan", func(t *testing.T) { testLocalScan(t, open(t)) })
@@ -947,4 +950,139 @@ func testDeleteEventsAfter(t *testing.T, s store.Store) {
 		}
 		return err
 	})
+}
+
+// indexEntries are index entries whose byte order differs from a
+// locale's: upper case before lower, accents after z, a shorter key first.
+var indexEntries = [][3]string{
+	{"surname", "nunez", "p2"}, {"surname", "Nunez", "p1"}, {"surname", "núñez", "p3"},
+	{"given", "ana", "p1"}, {"surname", "nunez", "p1"}, {"surname", "nune", "p9"},
+	{"Given", "zz", "p0"}, {"given", "ana", "P1"},
+}
+
+func testEachIndex(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error {
+		for _, e := range indexEntries {
+			if err := tx.AddIndex(ctx, e[0], e[1], e[2]); err != nil {
+				return err
+			}
+		}
+		return tx.Put(ctx, "given", "ana", []byte("a document, not an index entry"))
+	})
+	var got []string
+	view(t, s, func(tx store.ReadTx) error {
+		return tx.EachIndex(ctx, func(name, key, id string) error {
+			got = append(got, name+"|"+key+"|"+id)
+			return nil
+		})
+	})
+	want := []string{"Given|zz|p0", "given|ana|P1", "given|ana|p1",
+		"surname|Nunez|p1", "surname|nune|p9", "surname|nunez|p1", "surname|nunez|p2", "surname|núñez|p3"}
+	if !slices.Equal(got, want) {
+		t.Errorf("EachIndex order = %q, want %q (byte order)", got, want)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		calls := 0
+		err := tx.EachIndex(ctx, func(name, key, id string) error {
+			calls++
+			return errBoom
+		})
+		if !errors.Is(err, errBoom) || calls != 1 {
+			t.Errorf("EachIndex with failing fn: %v after %d calls", err, calls)
+		}
+		return nil
+	})
+}
+
+// testClaim: a database is claimed once, by one node; a database holding
+// events cannot be claimed; the claim is what Owner reads.
+func testClaim(t *testing.T, s, withEvents store.Store) {
+	view(t, s, func(tx store.ReadTx) error {
+		if owner, err := store.Owner(ctx, tx); owner != "" || err != nil {
+			t.Errorf("Owner of a new database = %q, %v; want none", owner, err)
+		}
+		return nil
+	})
+	if err := store.Claim(ctx, s, "node-a"); err != nil {
+		t.Fatalf("Claim of an empty database: %v", err)
+	}
+	if err := store.Claim(ctx, s, "node-a"); err != nil {
+		t.Errorf("Claim again by the same node: %v", err)
+	}
+	if err := store.Claim(ctx, s, "node-b"); !errors.Is(err, store.ErrHoldsNode) {
+		t.Errorf("Claim by another node = %v, want ErrHoldsNode", err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		if owner, err := store.Owner(ctx, tx); owner != "node-a" || err != nil {
+			t.Errorf("Owner = %q, %v; want node-a", owner, err)
+		}
+		return nil
+	})
+
+	update(t, withEvents, func(tx store.Tx) error { return tx.InsertEvent(ctx, mkEvent("nx", 1, 1, `{}`, nil)) })
+	if err := store.Claim(ctx, withEvents, "node-a"); !errors.Is(err, store.ErrHoldsNode) {
+		t.Errorf("Claim of a database with events = %v, want ErrHoldsNode", err)
+	}
+	view(t, withEvents, func(tx store.ReadTx) error {
+		if owner, err := store.Owner(ctx, tx); owner != "" || err != nil {
+			t.Errorf("a refused Claim recorded owner %q, %v", owner, err)
+		}
+		return nil
+	})
+}
+
+// eraser is a store that can undo its creation.
+type eraser interface {
+	store.Store
+	Erase(ctx context.Context, owner string) error
+}
+
+// testErase: Erase drops the schema of a database its owner claimed, or
+// of one holding nothing; it leaves another node's database whole.
+func testErase(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s store.Store)
+		erased  bool
+		wantErr error
+	}{
+		{"claimed by this node", func(t *testing.T, s store.Store) {
+			if err := store.Claim(ctx, s, "node-a"); err != nil {
+				t.Fatal(err)
+			}
+			update(t, s, func(tx store.Tx) error { return tx.InsertEvent(ctx, mkEvent("node-a", 1, 1, `{}`, nil)) })
+		}, true, nil},
+		{"empty", func(t *testing.T, s store.Store) {}, true, nil},
+		{"claimed by another node", func(t *testing.T, s store.Store) {
+			if err := store.Claim(ctx, s, "node-b"); err != nil {
+				t.Fatal(err)
+			}
+		}, false, store.ErrOtherNode},
+		{"events and no claim", func(t *testing.T, s store.Store) {
+			update(t, s, func(tx store.Tx) error { return tx.InsertEvent(ctx, mkEvent("nx", 1, 1, `{}`, nil)) })
+		}, false, store.ErrOtherNode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			e, ok := s.(eraser)
+			if !ok {
+				t.Fatalf("%T has no Erase", s)
+			}
+			tt.setup(t, s)
+			update(t, s, func(tx store.Tx) error { return tx.Put(ctx, "person", "p1", []byte("x")) })
+			err := e.Erase(ctx, "node-a")
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("Erase = %v, want %v", err, tt.wantErr)
+			}
+			// An erased database has no tables left to read.
+			readErr := s.View(ctx, func(tx store.ReadTx) error {
+				_, err := tx.Count(ctx, "person")
+				return err
+			})
+			if erased := readErr != nil; erased != tt.erased {
+				t.Errorf("after Erase reading fails = %v (%v), want %v", erased, readErr, tt.erased)
+			}
+		})
+	}
 }

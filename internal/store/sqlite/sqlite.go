@@ -30,9 +30,17 @@ var (
 	ErrWrongKey = errors.New("database does not open with this node's key (damaged, or from another node)")
 )
 
+// fileMode is the mode of every database file: the main file, its WAL and
+// journal, and the shared-memory index. They are ciphertext (the index holds
+// page numbers), but still nobody else's business.
+const fileMode = 0o600
+
+// sideFiles are the files SQLite keeps beside the main database file.
+var sideFiles = []string{"-wal", "-shm", "-journal"}
+
 // Open opens (or, with create, creates) the encrypted database at path.
 // hexKey is 64 hex digits; it is never logged.
-func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, error) {
+func Open(ctx context.Context, path, hexKey string, create bool) (_ *store.SQL, err error) {
 	head := make([]byte, 16)
 	f, err := os.Open(path)
 	switch {
@@ -51,7 +59,27 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 		if !create {
 			return nil, fmt.Errorf("%w: %s", ErrMissing, path)
 		}
+		// Made here, empty and 0600, so that the WAL and journal SQLite
+		// creates next take its mode (modeof, below) from their first byte.
+		// SQLite takes an empty file for a new database.
+		nf, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+		if cerr != nil {
+			return nil, fmt.Errorf("create database: %w", cerr)
+		}
+		nf.Close()
+		defer func() {
+			if err != nil {
+				for _, suffix := range append([]string{""}, sideFiles...) {
+					os.Remove(path + suffix)
+				}
+			}
+		}()
 	default:
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// A file made by an older binary may be 0644: tighten it before SQLite
+	// copies its mode to the WAL.
+	if err := os.Chmod(path, fileMode); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	mode := "rw"
@@ -68,7 +96,10 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	params.Add("_pragma", "synchronous(full)")
 	params.Add("_pragma", "temp_store(memory)")
 	params.Add("_pragma", "foreign_keys(on)")
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
+	// The WAL and journal get the main file's mode (and owner) when SQLite
+	// creates them (modeof), instead of 0666 less the umask. SQLite decodes
+	// %XX in a URI but not + (url.Values would write a space as +).
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?modeof=" + strings.ReplaceAll(url.QueryEscape(path), "+", "%20") + "&"
 	// The writer's large page cache keeps big transactions from spilling
 	// pages to the WAL before commit (bulk loads, rebuilds); readers keep
 	// SQLite's small default, so memory stays low with many of them.
@@ -88,11 +119,6 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 	if err := w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema`).Scan(&check); err != nil {
 		w.Close()
 		return nil, classify(err, hexKey)
-	}
-	if create {
-		// Ciphertext, but still nobody else's business; SQLite gives the
-		// WAL and shared-memory files the same mode.
-		os.Chmod(path, 0o600)
 	}
 	params.Set("mode", "ro")
 	// query_only set once per reader connection: otherwise the driver
@@ -127,7 +153,24 @@ func Open(ctx context.Context, path, hexKey string, create bool) (*store.SQL, er
 		s.Close()
 		return nil, err
 	}
+	// The shared-memory index ignores modeof: SQLite's VFS creates it 0666
+	// less the umask. It exists now (the migrations ran in WAL mode) and
+	// lasts while any connection is open.
+	if err := tightenSideFiles(path); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// tightenSideFiles makes the side files that exist fileMode.
+func tightenSideFiles(path string) error {
+	for _, suffix := range sideFiles {
+		if err := os.Chmod(path+suffix, fileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("open database: %w", err)
+		}
+	}
+	return nil
 }
 
 func classify(err error, key string) error {

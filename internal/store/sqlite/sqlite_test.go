@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -412,5 +413,68 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 			t.Fatalf("database file still %d bytes (was %d) 20 s after the writes: nothing checkpointed", fi.Size(), before.Size())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkModes fails unless every file under dir is 0600, and returns the names.
+func checkModes(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		names = append(names, d.Name())
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", d.Name(), fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestFileModes: the database file, its WAL and its shared-memory index are
+// 0600 whatever the umask, when created, after writes, and when a file left
+// 0644 by an older binary is opened again.
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0o022) // the usual umask, which leaves new files 0644
+	defer syscall.Umask(old)
+	// A folder name SQLite's URI syntax must carry whole: the WAL takes
+	// its mode from the file this path names.
+	dir := filepath.Join(t.TempDir(), "my node+1 & 100%")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, sqlite.FileName)
+	s := open(t, path, key, true)
+	writeCanaries(t, s, 20)
+	s.View(ctx, func(tx store.ReadTx) error { _, err := tx.Count(ctx, "person"); return err })
+	names := checkModes(t, dir)
+	for _, want := range []string{sqlite.FileName, sqlite.FileName + "-wal", sqlite.FileName + "-shm"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %s among %v while the store is open: the test checks nothing", want, names)
+		}
+	}
+	s.Close()
+	checkModes(t, dir)
+
+	// Reopened, with the main file as an older binary left it.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path, key, false)
+	defer s.Close()
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "more", "1", []byte("x")) }); err != nil {
+		t.Fatal(err)
+	}
+	if names := checkModes(t, dir); !slices.Contains(names, sqlite.FileName+"-wal") {
+		t.Errorf("no WAL among %v after reopening", names)
 	}
 }
