@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,14 +75,10 @@ func bundleRun(t *testing.T, e *cliEnv, args ...string) (code int, stdout, stder
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	err := root.ExecuteContext(context.Background())
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0, out.String(), errb.String()
-	case errors.As(err, new(usageError)) || isCobraUsage(err):
-		return 2, out.String(), errb.String() + err.Error()
-	default:
-		return 1, out.String(), errb.String() + err.Error()
 	}
+	return exitCode(err), out.String(), errb.String() + err.Error()
 }
 
 func bundleStateHash(t *testing.T, e *cliEnv) string {

@@ -40,7 +40,12 @@ type App struct {
 }
 
 // usageError marks a mistake in how the command was called (exit code 2).
+// Cobra's own refusals (unknown commands and flags, wrong argument counts,
+// missing required flags) are wrapped in it where they arise (see
+// typeUsage), so the exit code never depends on an error's wording.
 type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
@@ -58,22 +63,84 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return 0
 	}
 	fmt.Fprintln(stderr, "error:", err)
-	var u usageError
-	if errors.As(err, &u) || isCobraUsage(err) {
+	code := exitCode(err)
+	if code == 2 {
 		fmt.Fprintln(stderr, "run 'caravana --help' or 'caravana <command> --help' for usage")
+	}
+	return code
+}
+
+// exitCode is the process exit code for a command's error: 2 for a
+// mistake in how it was called, 1 for anything else (bad input values
+// included: a wrong --sex or --birth-date is an error in the data, not
+// in the command line).
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, new(usageError)):
 		return 2
 	}
 	return 1
 }
 
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.HasPrefix(msg, p) || strings.Contains(msg, " "+p) {
-			return true
+// typeUsage walks the command tree and makes cobra's refusals typed usage
+// errors: argument validation, required flags and flag groups (flag
+// parsing errors go through the root's FlagErrorFunc). A group command
+// (one with subcommands and nothing to run) refuses an unknown verb
+// instead of printing its help and exiting 0.
+func typeUsage(c *cobra.Command) {
+	if !c.Runnable() && c.HasSubCommands() {
+		c.Args = unknownVerb
+		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	}
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				if errors.As(err, new(usageError)) {
+					return err
+				}
+				return usageError{err}
+			}
+			return nil
 		}
 	}
-	return false
+	if c.Runnable() {
+		pre := c.PreRunE
+		// Cobra checks required flags and flag groups after PreRunE and
+		// returns untyped errors: check them here first.
+		c.PreRunE = func(cmd *cobra.Command, args []string) error {
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return usageError{err}
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return usageError{err}
+			}
+			if pre != nil {
+				return pre(cmd, args)
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		typeUsage(sub)
+	}
+}
+
+// unknownVerb is the Args of a group command: it takes no arguments, so
+// one is a verb it does not know.
+func unknownVerb(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageError{errors.New(msg)}
 }
 
 // NewRootCommand builds the whole command tree.
@@ -125,6 +192,11 @@ Start with:  caravana demo --serve`,
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
+	// Add cobra's help and completion commands now (Execute would add
+	// them later), so typeUsage covers them too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	typeUsage(root)
 	return root
 }
 
@@ -220,4 +292,13 @@ func (app *App) printJSON(v any) error {
 	enc := json.NewEncoder(app.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// nonNil is s, or an empty slice for nil: --json prints [] for an empty
+// list, never null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -29,7 +29,7 @@ to resolve it.`,
 					return err
 				}
 				if app.JSON {
-					return app.printJSON(cs)
+					return app.printJSON(nonNil(cs))
 				}
 				if len(cs) == 0 {
 					fmt.Fprintln(app.Stdout, "no conflicts")
@@ -67,7 +67,12 @@ to resolve it.`,
 			return app.withNode(cmd, func(n *node.Node) error {
 				p, err := n.Registry.ResolveField(cmd.Context(), operator(), args[0], args[1], args[2])
 				if err != nil {
-					return explain(err)
+					return explainAs(err, func(field string) string {
+						if field == "field" {
+							return "FIELD " + args[1]
+						}
+						return "VALUE (" + field + ")"
+					})
 				}
 				fmt.Fprintf(app.Stdout, "%s of %s is now %q on every node after the next sync\n", args[1], p.ID, args[2])
 				return nil

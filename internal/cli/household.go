@@ -1,14 +1,16 @@
 package cli
 
 import (
-	"caravana/internal/node"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"caravana/internal/cardcode"
+	"caravana/internal/node"
 	"caravana/internal/registry"
 )
 
@@ -40,7 +42,8 @@ func newHouseholdAdd(app *App) *cobra.Command {
 					}
 					in.Members = append(in.Members, registry.Member{Person: p.ID, Role: role})
 				}
-				return app.showHousehold(n.Registry.CreateHousehold(cmd.Context(), operator(), in))
+				h, err := n.Registry.CreateHousehold(cmd.Context(), operator(), in)
+				return app.showHousehold(h, explainAs(err, memberFlags(members)))
 			})
 		},
 	}
@@ -50,10 +53,35 @@ func newHouseholdAdd(app *App) *cobra.Command {
 	return cmd
 }
 
-// showHousehold reports err (field by field) or prints h, as JSON with --json.
+// memberFieldRE matches the registry's name for a member's field.
+var memberFieldRE = regexp.MustCompile(`^members\[(\d+)\](?:\.(\w+))?$`)
+
+// memberFlags names a household's fields by the flags that set them: a
+// member's field by its --member value, "--member #2 (K7M4Q-X2PR9:kid): role".
+func memberFlags(members []string) func(string) string {
+	return func(field string) string {
+		m := memberFieldRE.FindStringSubmatch(field)
+		if m == nil {
+			return "--" + field
+		}
+		i, err := strconv.Atoi(m[1])
+		if err != nil || i >= len(members) {
+			return field
+		}
+		name := fmt.Sprintf("--member #%d (%s)", i+1, members[i])
+		if m[2] != "" {
+			name += ": " + m[2]
+		}
+		return name
+	}
+}
+
+// showHousehold reports err or prints h, as JSON with --json. Validation
+// errors should be explained (explainAs) by the caller, which knows the
+// flags; any left are explained with the registry's field names.
 func (app *App) showHousehold(h registry.Household, err error) error {
 	if err != nil {
-		return explain(err)
+		return explainAs(err, func(f string) string { return f })
 	}
 	if app.JSON {
 		return app.printJSON(h)
@@ -96,16 +124,16 @@ func newHouseholdList(app *App) *cobra.Command {
 		Short: "List households, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if offset < 0 || limit < 0 {
+				return usagef("--offset and --limit cannot be negative")
+			}
 			return app.withNode(cmd, func(n *node.Node) error {
 				hs, total, err := n.Registry.ListHouseholds(cmd.Context(), operator(), offset, limit)
 				if err != nil {
 					return err
 				}
 				if app.JSON {
-					if hs == nil {
-						hs = []registry.HouseholdSummary{}
-					}
-					return app.printJSON(hs)
+					return app.printJSON(nonNil(hs))
 				}
 				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tLABEL\tKIND\tMEMBERS")
@@ -135,7 +163,17 @@ func newHouseholdAddMember(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return app.showHousehold(n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role}))
+				h, err := n.Registry.AddMember(cmd.Context(), operator(), args[0], registry.Member{Person: p.ID, Role: role})
+				return app.showHousehold(h, explainAs(err, func(field string) string {
+					// The registry names the one member members[0].
+					switch strings.TrimPrefix(field, "members[0].") {
+					case "role":
+						return "--role"
+					case "person":
+						return "person " + args[1]
+					}
+					return field
+				}))
 			})
 		},
 	}

@@ -35,6 +35,7 @@ func NewHeadcountCommand(app *App) *cobra.Command {
 					return explainJourney(err)
 				}
 				if app.JSON {
+					hc.LeftBy, hc.Stages = nonNil(hc.LeftBy), nonNil(hc.Stages)
 					return app.printJSON(hc)
 				}
 				printHeadcount(app.Stdout, hc)
@@ -173,7 +174,7 @@ func newIncidentList(app *App) *cobra.Command {
 					return err
 				}
 				if app.JSON {
-					return app.printJSON(incs)
+					return app.printJSON(nonNil(incs))
 				}
 				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "WHEN (UTC)\tKIND\tSEVERITY\tWHERE\tPEOPLE\tID")
@@ -280,7 +281,7 @@ func newHazardList(app *App) *cobra.Command {
 					return err
 				}
 				if app.JSON {
-					return app.printJSON(hs)
+					return app.printJSON(nonNil(hs))
 				}
 				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "KIND\tWHERE\tFROM (UTC)\tUNTIL (UTC)\tSTATE\tID")

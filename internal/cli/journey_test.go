@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,15 +33,8 @@ type cliEnv struct {
 func newCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
 	ctx := context.Background()
-	e := &cliEnv{dir: filepath.Join(t.TempDir(), "node"), passFile: filepath.Join(t.TempDir(), "pass")}
-	if err := os.WriteFile(e.passFile, []byte(testPassphrase+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.Init(ctx, node.Config{Dir: e.dir, Passphrase: testPassphrase, KDF: testKDF, PasswordKDF: testKDF},
-		node.InitOptions{Name: "cli test", AdminUser: "ana", AdminPassword: "long enough pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEmptyCLIEnv(t)
+	n := e.open(t)
 	defer n.Close()
 	op := auth.Operator("test")
 	reg := func(given, birth string) registry.Person {
@@ -74,23 +66,44 @@ func (e *cliEnv) run(t *testing.T, args ...string) (code int, stdout, stderr str
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	err := root.ExecuteContext(context.Background())
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0, out.String(), errb.String()
-	case errors.As(err, new(usageError)) || isCobraUsage(err):
-		return 2, out.String(), errb.String() + err.Error()
-	default:
-		return 1, out.String(), errb.String() + err.Error()
 	}
+	return exitCode(err), out.String(), errb.String() + err.Error()
 }
 
-func (e *cliEnv) events(t *testing.T) int {
+// newEmptyCLIEnv is a new node with nobody registered (only its first
+// coordinator's account).
+func newEmptyCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	e := &cliEnv{dir: filepath.Join(t.TempDir(), "node"), passFile: filepath.Join(t.TempDir(), "pass")}
+	if err := os.WriteFile(e.passFile, []byte(testPassphrase+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Init(context.Background(), node.Config{Dir: e.dir, Passphrase: testPassphrase, KDF: testKDF, PasswordKDF: testKDF},
+		node.InitOptions{Name: "cli test", AdminUser: "ana", AdminPassword: "long enough pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	return e
+}
+
+// open unlocks the test node; the caller closes it before running commands.
+func (e *cliEnv) open(t *testing.T) *node.Node {
 	t.Helper()
 	n, err := node.Open(context.Background(), node.Config{Dir: e.dir, Passphrase: testPassphrase, KDF: testKDF, PasswordKDF: testKDF})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return n
+}
+
+func (e *cliEnv) events(t *testing.T) int {
+	t.Helper()
+	n := e.open(t)
 	defer n.Close()
+	var err error
 	var c int
 	n.Store.View(context.Background(), func(tx store.ReadTx) error {
 		c, err = tx.CountEvents(context.Background())

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"caravana/internal/auth"
 	"caravana/internal/cardcode"
+	"caravana/internal/names"
 	"caravana/internal/node"
 	"caravana/internal/registry"
 )
@@ -77,17 +80,37 @@ func newPersonAdd(app *App) *cobra.Command {
 	return cmd
 }
 
-// explain turns a validation error into one line per field.
-func explain(err error) error {
+// explain turns a validation error about a person into one line per
+// field, each named by the flag that sets it.
+func explain(err error) error { return explainAs(err, personFlag) }
+
+// explainAs turns a validation error into one line per field, naming each
+// field as flagFor says the user wrote it; other errors pass through.
+func explainAs(err error, flagFor func(field string) string) error {
 	var v registry.ValidationError
 	if errors.As(err, &v) {
 		lines := make([]string, len(v))
 		for i, f := range v {
-			lines[i] = "  --" + strings.ReplaceAll(f.Field, "_", "-") + ": " + f.Message
+			lines[i] = "  " + flagFor(f.Field) + ": " + f.Message
 		}
 		return fmt.Errorf("nothing was saved:\n%s", strings.Join(lines, "\n"))
 	}
 	return err
+}
+
+// personFlag names the flag that sets a person field of the registry.
+func personFlag(field string) string {
+	switch field {
+	case auth.FieldFlags:
+		return "--flag"
+	case "consent", "consent.registration":
+		return "--consent"
+	case "consent.tracing":
+		return "--consent-tracing"
+	case "consent.sharing":
+		return "--consent-sharing"
+	}
+	return "--" + strings.ReplaceAll(field, "_", "-")
 }
 
 // resolve finds a person by id or card code.
@@ -170,16 +193,16 @@ func newPersonList(app *App) *cobra.Command {
 		Short: "List people, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if offset < 0 || limit < 0 {
+				return usagef("--offset and --limit cannot be negative")
+			}
 			return app.withNode(cmd, func(n *node.Node) error {
 				people, total, err := n.Registry.List(cmd.Context(), operator(), offset, limit)
 				if err != nil {
 					return err
 				}
 				if app.JSON {
-					if people == nil {
-						people = []registry.Person{}
-					}
-					return app.printJSON(people)
+					return app.printJSON(nonNil(people))
 				}
 				printPeople(app.Stdout, people)
 				fmt.Fprintf(app.Stdout, "%d of %d people\n", len(people), total)
@@ -192,79 +215,157 @@ func newPersonList(app *App) *cobra.Command {
 	return cmd
 }
 
+// maxFind is the most people one name search returns (the registry
+// answers at most this many).
+const maxFind = 100
+
 func newPersonFind(app *App) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "find NAME|CODE",
 		Short: "Find people by name (accent- and case-insensitive) or by card code",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Find people by name, accent- and case-insensitively (people matching every word first), or
+by card code. A query shaped like a card code that no card matches is searched as a name
+too, unless it holds digits or a dash (then it was meant as a code). At most --limit
+people are shown; when that many are found, there may be more.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := strings.Join(args, " ")
+			q := strings.TrimSpace(strings.Join(args, " "))
+			if len(names.Tokens(q)) == 0 {
+				return usagef("person find: give a name or a card code to look for")
+			}
+			if limit < 1 || limit > maxFind {
+				return usagef("--limit must be between 1 and %d", maxFind)
+			}
 			return app.withNode(cmd, func(n *node.Node) error {
-				var err error
-				var people []registry.Person
-				if cardcode.LooksLike(q) {
-					code, perr := cardcode.Parse(q)
-					if perr != nil {
-						return fmt.Errorf("%q looks like a card code but is not valid: %w", q, perr)
-					}
-					p, err := n.Registry.ByCode(cmd.Context(), operator(), code)
-					if err != nil && !errors.Is(err, registry.ErrNotFound) {
-						return err
-					}
-					if err == nil {
-						people = append(people, p)
-					}
-				} else if people, err = n.Registry.Find(cmd.Context(), operator(), q, limit); err != nil {
-					return explain(err)
+				people, byCode, err := findPeople(cmd.Context(), n, q, limit)
+				if err != nil {
+					return err
 				}
+				cut := !byCode && len(people) == limit
 				if app.JSON {
-					if people == nil {
-						people = []registry.Person{}
+					if cut {
+						fmt.Fprintln(app.Stderr, cutNote(limit))
 					}
-					return app.printJSON(people)
+					return app.printJSON(nonNil(people))
 				}
 				if len(people) == 0 {
 					fmt.Fprintln(app.Stdout, "No one found.")
 					return nil
 				}
 				printPeople(app.Stdout, people)
+				if cut {
+					fmt.Fprintln(app.Stdout, cutNote(limit))
+				}
 				return nil
 			})
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many")
+	cmd.Flags().IntVar(&limit, "limit", 20, fmt.Sprintf("at most this many (1-%d)", maxFind))
 	return cmd
+}
+
+// cutNote says that a search stopped at its limit.
+func cutNote(limit int) string {
+	if limit >= maxFind {
+		return fmt.Sprintf("Showing the first %d people found; there may be more: give more of the name.", limit)
+	}
+	return fmt.Sprintf("Showing the first %d people found; there may be more: use --limit (up to %d) or give more of the name.", limit, maxFind)
+}
+
+// findPeople searches the way the web's search box does: a card code finds
+// its holder, and a query that is only shaped like a code (every letter is
+// a code symbol, so a ten-letter name passes the check symbol once in 31)
+// is searched as a name when no card matches it. byCode says the query was
+// taken as a card code alone.
+func findPeople(ctx context.Context, n *node.Node, q string, limit int) (people []registry.Person, byCode bool, err error) {
+	if cardcode.LooksLike(q) {
+		code, perr := cardcode.Parse(q)
+		if perr != nil {
+			return nil, true, fmt.Errorf("%q looks like a card code but is not valid: %w", q, perr)
+		}
+		p, err := n.Registry.ByCode(ctx, operator(), code)
+		switch {
+		case err == nil:
+			return []registry.Person{p}, true, nil
+		case !errors.Is(err, registry.ErrNotFound):
+			return nil, true, err
+		case codeMarks(q):
+			return nil, true, nil
+		}
+	}
+	people, err = n.Registry.Find(ctx, operator(), q, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("find: %w", err)
+	}
+	return people, false, nil
+}
+
+// codeMarks reports whether q holds what names do not: a digit, or a dash
+// or dot as printed in card codes. Such a query was meant as a code.
+func codeMarks(q string) bool {
+	return strings.IndexFunc(q, unicode.IsDigit) >= 0 || strings.ContainsAny(q, "-.")
 }
 
 func newPersonUpdate(app *App) *cobra.Command {
 	var pf personFlags
 	var clearFlags bool
+	var addFlags, removeFlags []string
 	cmd := &cobra.Command{
 		Use:   "update ID|CODE",
 		Short: "Change some fields of a person (only the flags given change)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Change some fields of a person: only the fields named on the command line change, and so do
+only the consents named (--consent-tracing, --consent-sharing; consent to registration is kept).
+
+Vulnerability flags: --add-flag and --remove-flag change the person's current flags; --flag sets
+them to exactly the ones given, removing every other (--clear-flags removes them all).`,
+		Example: `  caravana person update K7M4Q-X2PR9 --phone "+504 9999-0000"
+  caravana person update K7M4Q-X2PR9 --add-flag pregnant --remove-flag medical
+  caravana person update K7M4Q-X2PR9 --consent-tracing=false`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := cmd.Flags().Changed
 			patch := registry.Patch{Fields: map[string]string{}}
 			set := map[string]string{"given-names": pf.in.GivenNames, "surname1": pf.in.Surname1, "surname2": pf.in.Surname2,
 				"sex": pf.in.Sex, "birth-date": pf.in.BirthDate, "nationality": pf.in.Nationality,
 				"origin-town": pf.in.OriginTown, "phone": pf.in.Phone, "notes": pf.in.Notes}
 			for flag, v := range set {
-				if cmd.Flags().Changed(flag) {
+				if changed(flag) {
 					patch.Fields[strings.ReplaceAll(flag, "-", "_")] = v
 				}
 			}
-			if cmd.Flags().Changed("flag") || clearFlags {
+			replace, edit := changed("flag") || clearFlags, changed("add-flag") || changed("remove-flag")
+			switch {
+			case changed("flag") && clearFlags:
+				return usagef("--flag and --clear-flags do not go together: --flag alone sets the flags to exactly those given")
+			case replace && edit:
+				return usagef("--flag and --clear-flags replace every flag, --add-flag and --remove-flag change the current ones: use one kind or the other")
+			}
+			if replace {
 				fl := pf.in.Flags
-				if fl == nil {
+				if fl == nil || clearFlags {
 					fl = []string{}
 				}
 				patch.Flags = &fl
 			}
-			if cmd.Flags().Changed("consent-tracing") || cmd.Flags().Changed("consent-sharing") {
-				patch.Consent = &registry.Consent{Registration: true, Tracing: pf.tracing, Sharing: pf.share}
+			for _, f := range []struct {
+				name string
+				vals []string
+			}{{"--add-flag", addFlags}, {"--remove-flag", removeFlags}} {
+				for _, v := range f.vals {
+					if !slices.Contains(auth.Flags, v) {
+						return fmt.Errorf("%s: %q is not a vulnerability flag (known: %s)", f.name, v, strings.Join(auth.Flags, ", "))
+					}
+				}
 			}
-			if len(patch.Fields) == 0 && patch.Flags == nil && patch.Consent == nil {
+			var tracing, sharing *bool
+			if changed("consent-tracing") {
+				tracing = &pf.tracing
+			}
+			if changed("consent-sharing") {
+				sharing = &pf.share
+			}
+			if len(patch.Fields) == 0 && patch.Flags == nil && !edit && tracing == nil && sharing == nil {
 				return usagef("nothing to change: give at least one field flag")
 			}
 			return app.withNode(cmd, func(n *node.Node) error {
@@ -272,13 +373,17 @@ func newPersonUpdate(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if patch.Consent != nil {
-					// Keep what was not asked to change.
-					if !cmd.Flags().Changed("consent-tracing") {
-						patch.Consent.Tracing = p.Consent.Tracing
+				if tracing != nil || sharing != nil {
+					c := consentUpdate(p.Consent, tracing, sharing)
+					patch.Consent = &c
+				}
+				if edit {
+					fl, absent := editFlags(p.Flags, addFlags, removeFlags)
+					for _, f := range absent {
+						fmt.Fprintf(app.Stderr, "--remove-flag %s: the person does not have this flag\n", f)
 					}
-					if !cmd.Flags().Changed("consent-sharing") {
-						patch.Consent.Sharing = p.Consent.Sharing
+					if !sameSet(fl, p.Flags) {
+						patch.Flags = &fl
 					}
 				}
 				p, err = n.Registry.Update(cmd.Context(), operator(), p.ID, patch)
@@ -294,8 +399,47 @@ func newPersonUpdate(app *App) *cobra.Command {
 		},
 	}
 	pf.bind(cmd.Flags())
+	cmd.Flags().Lookup("flag").Usage = "set the vulnerability flags to exactly these, removing every other (repeatable): " + strings.Join(auth.Flags, ", ")
+	cmd.Flags().StringSliceVar(&addFlags, "add-flag", nil, "add a vulnerability flag, keeping the others (repeatable)")
+	cmd.Flags().StringSliceVar(&removeFlags, "remove-flag", nil, "remove a vulnerability flag, keeping the others (repeatable)")
 	cmd.Flags().BoolVar(&clearFlags, "clear-flags", false, "remove every vulnerability flag")
 	return cmd
+}
+
+// consentUpdate is the consent cur with the answers given on the command
+// line (nil: not given) changed, and every other kept as it was: consent
+// to registration is never changed by 'person update'.
+func consentUpdate(cur registry.Consent, tracing, sharing *bool) registry.Consent {
+	next := cur
+	if tracing != nil {
+		next.Tracing = *tracing
+	}
+	if sharing != nil {
+		next.Sharing = *sharing
+	}
+	return next
+}
+
+// editFlags is cur with add added and remove removed, in auth.Flags
+// order; absent lists the flags to remove that cur does not have.
+func editFlags(cur, add, remove []string) (flags, absent []string) {
+	for _, f := range remove {
+		if !slices.Contains(cur, f) && !slices.Contains(absent, f) {
+			absent = append(absent, f)
+		}
+	}
+	flags = []string{}
+	for _, f := range auth.Flags {
+		if (slices.Contains(cur, f) || slices.Contains(add, f)) && !slices.Contains(remove, f) {
+			flags = append(flags, f)
+		}
+	}
+	return flags, absent
+}
+
+// sameSet reports whether a and b hold the same strings.
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Compact(slices.Sorted(slices.Values(a))), slices.Compact(slices.Sorted(slices.Values(b))))
 }
 
 func newPersonCard(app *App) *cobra.Command {

@@ -43,10 +43,7 @@ func newSupplyItems(app *App) *cobra.Command {
 					return err
 				}
 				if app.JSON {
-					if items == nil {
-						items = []supply.Item{}
-					}
-					return app.printJSON(items)
+					return app.printJSON(nonNil(items))
 				}
 				if len(items) == 0 {
 					fmt.Fprintln(app.Stdout, "no items yet: 'caravana supply item defaults' loads a starting catalogue")
@@ -119,7 +116,7 @@ person once. Items already defined keep their rule.`,
 					return err
 				}
 				if app.JSON {
-					return app.printJSON(items)
+					return app.printJSON(nonNil(items))
 				}
 				fmt.Fprintf(app.Stdout, "%d items in the catalogue\n", len(items))
 				return nil
@@ -195,7 +192,7 @@ household already received the item in its period (once, this stage or today).`,
 					return explainGive(err, args)
 				}
 				if app.JSON {
-					return app.printJSON(res)
+					return app.printJSON(nonNil(res))
 				}
 				for i, r := range res {
 					who := args[i]
@@ -249,7 +246,7 @@ func newSupplyStock(app *App) *cobra.Command {
 					return explainJourney(err)
 				}
 				if app.JSON {
-					return app.printJSON(rows)
+					return app.printJSON(nonNil(rows))
 				}
 				if len(rows) == 0 {
 					fmt.Fprintln(app.Stdout, "no stock recorded")
@@ -281,7 +278,7 @@ func newSupplyHistory(app *App) *cobra.Command {
 					return explainJourney(err)
 				}
 				if app.JSON {
-					return app.printJSON(ds)
+					return app.printJSON(nonNil(ds))
 				}
 				if len(ds) == 0 {
 					fmt.Fprintln(app.Stdout, "nothing received")

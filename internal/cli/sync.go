@@ -97,7 +97,7 @@ Without --peer, syncs with every peer this node has synced with before.`,
 					}
 				}
 				if app.JSON {
-					if err := app.printJSON(reports); err != nil {
+					if err := app.printJSON(nonNil(reports)); err != nil {
 						return err
 					}
 				}

@@ -54,7 +54,7 @@ func newTraceReport(app *App) *cobra.Command {
 					return explainJourney(err)
 				}
 				if app.JSON {
-					return app.printJSON(map[string]any{"report": r, "candidates": cands})
+					return app.printJSON(map[string]any{"report": r, "candidates": nonNil(cands)})
 				}
 				fmt.Fprintf(app.Stdout, "report %s recorded (%s)\n", r.ID, r.Name())
 				printCandidates(app.Stdout, cands)
@@ -94,7 +94,7 @@ func newTraceMatches(app *App) *cobra.Command {
 					return explainJourney(err)
 				}
 				if app.JSON {
-					return app.printJSON(cands)
+					return app.printJSON(nonNil(cands))
 				}
 				printCandidates(app.Stdout, cands)
 				return nil
@@ -175,7 +175,7 @@ func newTraceList(app *App) *cobra.Command {
 					return explainJourney(err)
 				}
 				if app.JSON {
-					return app.printJSON(map[string]any{"total": total, "reports": list})
+					return app.printJSON(map[string]any{"total": total, "reports": nonNil(list)})
 				}
 				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSTATUS\tREPORTED (UTC)\tMISSING PERSON\tAGE\tBEST MATCH\tOUTCOME")
@@ -316,7 +316,7 @@ other (both histories are kept); 'caravana dedup distinct A B' says they are dif
 					return explainJourney(err)
 				}
 				if app.JSON {
-					return app.printJSON(dups)
+					return app.printJSON(nonNil(dups))
 				}
 				if len(dups) == 0 {
 					fmt.Fprintln(app.Stdout, "no likely duplicates")

@@ -82,10 +82,7 @@ func newUserList(app *App) *cobra.Command {
 					return err
 				}
 				if app.JSON {
-					if users == nil {
-						users = []auth.User{}
-					}
-					return app.printJSON(users)
+					return app.printJSON(nonNil(users))
 				}
 				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "USERNAME\tROLE\tSTATUS\tID")

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"caravana/internal/auth"
 	"caravana/internal/registry"
@@ -114,10 +116,37 @@ func (s *Server) apiMemberAdd(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	}
 	h, err := s.n.Registry.AddMember(r.Context(), c.p, r.PathValue("id"), m)
 	if err != nil {
-		return err
+		return memberFields(err, req)
 	}
 	writeJSON(w, http.StatusOK, h)
 	return nil
+}
+
+// memberFields renames the registry's field names for the one member it
+// checked ("members[0].role") to this body's keys ("role"); the person,
+// sent by card code, is the code.
+func memberFields(err error, req apiMember) error {
+	var ve registry.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := make(registry.ValidationError, len(ve))
+	for i, fe := range ve {
+		f := strings.TrimPrefix(fe.Field, "members[0]")
+		f = strings.TrimPrefix(f, ".")
+		switch {
+		case f == "":
+			f = "person"
+			if req.Code != "" {
+				f = "code"
+			}
+		case f == "person" && req.Code != "":
+			f = "code"
+		}
+		fe.Field = f
+		out[i] = fe
+	}
+	return out
 }
 
 func (s *Server) apiMemberRemove(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
