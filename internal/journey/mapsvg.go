@@ -75,6 +75,17 @@ type MapText struct {
 	ToGo    string // e.g. "km to go"
 	// Kind translates an incident or hazard kind; nil shows the key.
 	Kind func(string) string
+	// Km formats a distance in whole km as the page around the map does
+	// ("2 391"); nil writes "2,391".
+	Km func(float64) string
+}
+
+// km formats a distance with text.Km, else with a thousands comma.
+func (text MapText) km(v float64) string {
+	if text.Km != nil {
+		return text.Km(v)
+	}
+	return fmtThousands(v)
 }
 
 // EnglishMap is the map's English wording.
@@ -346,7 +357,7 @@ func MapSVG(d MapData, text MapText) template.HTML {
 
 	// Footer: distance covered and to go.
 	fmt.Fprintf(&b, `<text x="%s" y="%s" fill="%s" font-size="11">`, num(mapPad), num(h+mapFooter/2+4), colText)
-	esc(&b, fmt.Sprintf("%s %s · %s %s", fmtThousands(d.Column.CoveredKm), text.Covered, fmtThousands(d.Column.LeftKm), text.ToGo))
+	esc(&b, fmt.Sprintf("%s %s · %s %s", text.km(d.Column.CoveredKm), text.Covered, text.km(d.Column.LeftKm), text.ToGo))
 	b.WriteString(`</text></svg>`)
 	return template.HTML(b.String())
 }
@@ -357,7 +368,7 @@ func mapDesc(d MapData, text MapText) string {
 	if d.Column.Stage != nil {
 		parts = append(parts, fmt.Sprintf("%s: %s", text.Column, d.Column.Stage.Name))
 	}
-	parts = append(parts, fmt.Sprintf("%s %s, %s %s", fmtThousands(d.Column.CoveredKm), text.Covered, fmtThousands(d.Column.LeftKm), text.ToGo))
+	parts = append(parts, fmt.Sprintf("%s %s, %s %s", text.km(d.Column.CoveredKm), text.Covered, text.km(d.Column.LeftKm), text.ToGo))
 	names := make([]string, len(d.Route.Stages))
 	for i, st := range d.Route.Stages {
 		names[i] = st.Name

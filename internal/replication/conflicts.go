@@ -38,12 +38,22 @@ type Conflict struct {
 
 // ConflictSide is one of the values or records in conflict.
 type ConflictSide struct {
+	// Value describes the side in English, for the command line; a page
+	// words it in its reader's language from the fields below.
 	Value string    `json:"value,omitempty"`
 	Node  string    `json:"node,omitempty"`
 	By    string    `json:"by,omitempty"`
 	At    time.Time `json:"at,omitzero"`
-	// Ref names the record (person/<id>, user/<id>) when the sides are records.
+	// Ref names the record (person/<id>, user/<id>) when the sides are
+	// records; for a distribution, who collected; for a report's
+	// decision, the person it matched.
 	Ref string `json:"ref,omitempty"`
+	// A distribution: Qty of Item given at Stage (ids).
+	Item  string `json:"item,omitempty"`
+	Qty   int    `json:"qty,omitempty"`
+	Stage string `json:"stage,omitempty"`
+	// Outcome is a report decision's outcome (reunited, located, withdrawn).
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // duplicateMin is the probability at or above which two registrations made
@@ -92,7 +102,12 @@ func Conflicts(ctx context.Context, n *node.Node, p auth.Principal) ([]Conflict,
 		c := Conflict{Kind: ConflictReport, Subject: "report/" + r.ID,
 			Resolve: "the earliest decision stands: check with both teams, then mark it reviewed (caravana conflicts review " + r.ID + ")"}
 		for _, d := range r.Decisions {
-			c.Sides = append(c.Sides, ConflictSide{Value: d.Outcome + " " + d.Match, Node: d.Node, By: d.By, At: d.At})
+			side := ConflictSide{Value: d.Outcome, Node: d.Node, By: d.By, At: d.At, Outcome: d.Outcome}
+			if d.Match != "" {
+				side.Value += " person/" + d.Match
+				side.Ref = "person/" + d.Match
+			}
+			c.Sides = append(c.Sides, side)
 		}
 		out = append(out, c)
 	}
@@ -106,7 +121,7 @@ func Conflicts(ctx context.Context, n *node.Node, p auth.Principal) ([]Conflict,
 				" --outcome accepted (the family keeps both) or --outcome recovered (one was returned; put it back in stock with caravana supply receive) --note TEXT"}
 		for _, sd := range d.Sides {
 			c.Sides = append(c.Sides, ConflictSide{Value: fmt.Sprintf("%d %s at %s", sd.Qty, sd.Item, sd.Stage),
-				Node: sd.Node, By: sd.By, At: sd.At, Ref: "person/" + sd.Person})
+				Node: sd.Node, By: sd.By, At: sd.At, Ref: "person/" + sd.Person, Item: sd.Item, Qty: sd.Qty, Stage: sd.Stage})
 		}
 		out = append(out, c)
 	}

@@ -24,7 +24,7 @@ import (
 // journey package ships only English).
 func mapText(c *reqCtx) journey.MapText {
 	return journey.MapText{Title: c.T("map.title"), Column: c.T("map.column"), Covered: c.T("map.covered"),
-		ToGo: c.T("map.to_go"), Kind: func(k string) string { return kindLabel(c, k) }}
+		ToGo: c.T("map.to_go"), Kind: func(k string) string { return kindLabel(c, k) }, Km: km}
 }
 
 // kindLabel translates an incident kind, hazard kind or severity (the map

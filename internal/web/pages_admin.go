@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,8 +11,12 @@ import (
 	"time"
 
 	"caravana/internal/auth"
+	"caravana/internal/journey"
+	"caravana/internal/ledger"
 	"caravana/internal/registry"
 	"caravana/internal/store"
+	"caravana/internal/supply"
+	"caravana/internal/tracing"
 )
 
 const auditPage = 50
@@ -58,6 +63,10 @@ func (s *Server) readAudit(ctx context.Context, c *reqCtx, f store.AuditFilter) 
 type auditRow struct {
 	store.AuditEntry
 	When, Who, Link string
+	// What and Why are the action and the detail in the reader's
+	// language (the stored key or text when this version has no words
+	// for it).
+	What, Why string
 }
 
 type auditData struct {
@@ -87,9 +96,14 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	for _, u := range users {
 		names[u.ID] = u.Username
 	}
+	places, err := s.auditNames(r, c)
+	if err != nil {
+		return err
+	}
 	d := auditData{Actor: f.Actor, Record: f.Record, Users: users}
 	for _, e := range entries {
-		row := auditRow{AuditEntry: e, When: time.UnixMilli(e.At).UTC().Format("2006-01-02 15:04:05"), Who: e.Actor}
+		row := auditRow{AuditEntry: e, When: time.UnixMilli(e.At).UTC().Format("2006-01-02 15:04:05"), Who: e.Actor,
+			What: auditAction(c, e.Action), Why: auditDetail(c, places, e.Detail)}
 		if n, ok := names[e.Actor]; ok {
 			row.Who = n
 		}
@@ -197,4 +211,211 @@ func (s *Server) userDisable(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return err
 	}
 	return redirect(w, r, "/users")
+}
+
+// auditPlaces names the stages and items an audit detail may mention by id.
+type auditPlaces struct {
+	stages, items map[string]string
+}
+
+func (s *Server) auditNames(r *http.Request, c *reqCtx) (auditPlaces, error) {
+	out := auditPlaces{stages: map[string]string{}, items: map[string]string{}}
+	if auth.Can(c.p.Role, auth.JourneyRead) {
+		route, err := s.n.Journey.Route(r.Context(), c.p)
+		if err != nil {
+			return out, err
+		}
+		for _, st := range route.Stages {
+			out.stages[st.ID] = st.Name
+		}
+	}
+	if auth.Can(c.p.Role, auth.SupplyRead) {
+		items, err := s.n.Supply.Items(r.Context(), c.p)
+		if err != nil {
+			return out, err
+		}
+		for _, it := range items {
+			out.items[it.ID] = it.Name(c.lang)
+		}
+	}
+	return out, nil
+}
+
+func nameOr(names map[string]string, id string) string {
+	if n := names[id]; n != "" {
+		return n
+	}
+	return id
+}
+
+// auditDetail words the detail of an audit entry: why personal data was
+// read ("missing list ciudad-hidalgo": the list of one stage), or what a
+// sync import did. The services write these in English, and ids only,
+// never names; anything this version does not know (an event id, say)
+// shows as stored.
+func auditDetail(c *reqCtx, places auditPlaces, detail string) string {
+	if who, why, ok := strings.Cut(detail, ": "); ok {
+		// Facts read for many people: "12 people: headcounts".
+		var n int
+		switch _, err := fmt.Sscanf(who, "%d people", &n); {
+		case who == "everyone":
+			return c.T("audit.detail.everyone", auditDetail(c, places, why))
+		case err == nil && who == strconv.Itoa(n)+" people":
+			return c.T("audit.detail.people", n, auditDetail(c, places, why))
+		}
+	}
+	if stage, ok := strings.CutPrefix(detail, "missing list "); ok {
+		return c.T("audit.detail.missing_list", nameOr(places.stages, stage))
+	}
+	if stage, ok := strings.CutPrefix(detail, "checkin "); ok {
+		return c.T("audit.detail.checkin", nameOr(places.stages, stage))
+	}
+	if item, ok := strings.CutPrefix(detail, "supply "); ok {
+		return c.T("audit.detail.supply", nameOr(places.items, item))
+	}
+	if id, ok := strings.CutPrefix(detail, "household "); ok {
+		return c.T("audit.detail.household", id)
+	}
+	var applied, released, known, held, refused int
+	if n, _ := fmt.Sscanf(detail, "%d events applied (%d of them held before), %d already in the log, %d held for review, %d refused",
+		&applied, &released, &known, &held, &refused); n == 5 {
+		return c.T("audit.detail.sync_import", applied, known, held, refused)
+	}
+	switch detail {
+	case "view":
+		return c.T("audit.detail.view")
+	case "edit":
+		return c.T("audit.detail.edit")
+	case "card print":
+		return c.T("audit.detail.card_print")
+	case "card lookup":
+		return c.T("audit.detail.card_lookup")
+	case "card reissued":
+		return c.T("audit.detail.card_reissued")
+	case "trace match":
+		return c.T("audit.detail.trace_match")
+	case "matches":
+		return c.T("audit.detail.matches")
+	case "duplicates":
+		return c.T("audit.detail.duplicates")
+	case "conflicts":
+		return c.T("audit.detail.conflicts")
+	case "conflict resolved":
+		return c.T("audit.detail.conflict_resolved")
+	case "list":
+		return c.T("audit.detail.list")
+	case "search":
+		return c.T("audit.detail.search")
+	case "update", "updated":
+		return c.T("audit.detail.updated")
+	case "registered":
+		return c.T("audit.detail.registered")
+	case "reported":
+		return c.T("audit.detail.reported")
+	case "confirmed":
+		return c.T("audit.detail.confirmed")
+	case "rejected":
+		return c.T("audit.detail.rejected")
+	case "withdrawn":
+		return c.T("audit.detail.withdrawn")
+	case "headcounts":
+		return c.T("audit.detail.headcounts")
+	case "aggregate counts":
+		return c.T("audit.detail.aggregate")
+	}
+	return detail
+}
+
+// auditAction words an audit action: a read of personal data, a login, a
+// sync, or the kind of event a change appended.
+func auditAction(c *reqCtx, action string) string {
+	switch action {
+	case "login":
+		return c.T("audit.action.login")
+	case "login.failed":
+		return c.T("audit.action.login_failed")
+	case "person.read":
+		return c.T("audit.action.person_read")
+	case "person.facts":
+		return c.T("audit.action.person_facts")
+	case "stats.read":
+		return c.T("audit.action.stats_read")
+	case "trace.read":
+		return c.T("audit.action.trace_read")
+	case "supply.note.read":
+		return c.T("audit.action.supply_note_read")
+	case "sync.import":
+		return c.T("audit.action.sync_import")
+	case "sync.export":
+		return c.T("audit.action.sync_export")
+	case "sync.release":
+		return c.T("audit.action.sync_release")
+	case "sync.discard":
+		return c.T("audit.action.sync_discard")
+	case "node.invite":
+		return c.T("audit.action.node_invite")
+	case auth.KindUserAdded:
+		return c.T("audit.action.user_added")
+	case auth.KindUserDisabled:
+		return c.T("audit.action.user_disabled")
+	case auth.KindUserPassword:
+		return c.T("audit.action.user_password_set")
+	case ledger.KindNodeEnrolled:
+		return c.T("audit.action.node_enrolled")
+	case ledger.KindNodeRevoked:
+		return c.T("audit.action.node_revoked")
+	case registry.KindPersonRegistered:
+		return c.T("audit.action.person_registered")
+	case registry.KindPersonUpdated:
+		return c.T("audit.action.person_updated")
+	case registry.KindPersonMerged:
+		return c.T("audit.action.person_merged")
+	case registry.KindHouseholdCreated:
+		return c.T("audit.action.household_created")
+	case registry.KindHouseholdUpdated:
+		return c.T("audit.action.household_updated")
+	case registry.KindMemberAdded:
+		return c.T("audit.action.household_member_added")
+	case registry.KindMemberRemoved:
+		return c.T("audit.action.household_member_removed")
+	case journey.KindRouteSet:
+		return c.T("audit.action.route_set")
+	case journey.KindCheckin:
+		return c.T("audit.action.checkin_recorded")
+	case journey.KindFound:
+		return c.T("audit.action.journey_found")
+	case journey.KindLeft:
+		return c.T("audit.action.journey_left")
+	case journey.KindRejoined:
+		return c.T("audit.action.journey_rejoined")
+	case journey.KindIncident:
+		return c.T("audit.action.incident_recorded")
+	case journey.KindHazard:
+		return c.T("audit.action.hazard_recorded")
+	case journey.KindHazardCleared:
+		return c.T("audit.action.hazard_cleared")
+	case tracing.KindReported:
+		return c.T("audit.action.trace_reported")
+	case tracing.KindConfirmed:
+		return c.T("audit.action.trace_confirmed")
+	case tracing.KindRejected:
+		return c.T("audit.action.trace_rejected")
+	case tracing.KindLinked:
+		return c.T("audit.action.trace_linked")
+	case tracing.KindWithdrawn:
+		return c.T("audit.action.trace_withdrawn")
+	case tracing.KindDistinct:
+		return c.T("audit.action.trace_distinct")
+	case tracing.KindReviewed:
+		return c.T("audit.action.trace_reviewed")
+	case supply.KindItemDefined:
+		return c.T("audit.action.supply_item_defined")
+	case supply.KindReceived:
+		return c.T("audit.action.supply_received")
+	case supply.KindDistributed:
+		return c.T("audit.action.supply_distributed")
+	case supply.KindReviewed:
+		return c.T("audit.action.supply_reviewed")
+	}
+	return action
 }

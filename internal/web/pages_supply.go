@@ -31,7 +31,7 @@ type supplyStockRow struct {
 
 type supplyPrev struct {
 	At, Stage, Node string
-	Qty             int
+	Amount          string
 }
 
 // supplyCheck is the household at a glance and its entitlement.
@@ -43,7 +43,7 @@ type supplyCheck struct {
 	Household *glanceHousehold
 	Alone     bool // no household: a household of one
 	Qty       int
-	Unit      string
+	Amount    string // Qty with its unit: "30 L", "1 carpa"
 	Entitled  bool
 	Previous  []supplyPrev
 }
@@ -56,12 +56,66 @@ type supplyView struct {
 	Stage      string // the stage chosen ("" = latest checkpoint)
 	Check      *supplyCheck
 	CanReceive bool
+	// Code is the card code as typed, shown back when it was refused.
+	Code string
+	// Recv is the donation form as typed, shown back with its errors.
+	Recv receiveForm
+}
+
+// receiveForm is what the donation form holds.
+type receiveForm struct {
+	Item, Qty, Stage, Donor string
 }
 
 type supplyStage struct{ ID, Name string }
 
+// stageName is the name of the stage id on the route, or the id.
+func (v supplyView) stageName(id string) string {
+	for _, st := range v.Stages {
+		if st.ID == id {
+			return st.Name
+		}
+	}
+	return id
+}
+
+// ruleText is an item's entitlement rule in the reader's language:
+// "15 L por persona por día", "1 cobija por persona una vez".
 func ruleText(c *reqCtx, it supply.Item) string {
-	return strconv.Itoa(it.Qty) + " " + it.Unit + " " + c.T("supply.per."+it.Per) + " " + c.T("supply.period."+it.Period)
+	per := it.Per
+	switch it.Per {
+	case supply.PerHousehold:
+		per = c.T("supply.per.household")
+	case supply.PerPerson:
+		per = c.T("supply.per.person")
+	}
+	period := it.Period
+	switch it.Period {
+	case supply.Once:
+		period = c.T("supply.period.once")
+	case supply.PerStage:
+		period = c.T("supply.period.per_stage")
+	case supply.PerDay:
+		period = c.T("supply.period.per_day")
+	}
+	return unitQty(c, it.Unit, it.Qty) + " " + per + " " + period
+}
+
+// unitQty is a quantity with its unit in the reader's language ("1
+// cobija", "2 cobijas", "15 L"). The units of the default catalogue are
+// translated; an item defined with another unit shows it as defined.
+func unitQty(c *reqCtx, unit string, n int) string {
+	switch unit {
+	case "ration":
+		return c.T("supply.unit.ration", n)
+	case "kit":
+		return c.T("supply.unit.kit", n)
+	case "tent":
+		return c.T("supply.unit.tent", n)
+	case "blanket":
+		return c.T("supply.unit.blanket", n)
+	}
+	return strconv.Itoa(n) + " " + unit
 }
 
 // supplyData reads what every state of the page shows.
@@ -116,13 +170,21 @@ func (s *Server) supplyPage(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 }
 
 // supplyRefused renders the page again with what went wrong beside each
-// field (400), keeping the item and stage chosen.
+// field (400), keeping everything typed: the item and stage chosen, the
+// card code, and the donation form.
 func (s *Server) supplyRefused(w http.ResponseWriter, r *http.Request, c *reqCtx, item, stage string, fes []registry.FieldError, check *supplyCheck) error {
 	v, _, err := s.supplyData(r, c, item, stage)
 	if err != nil {
 		return err
 	}
 	v.Check = check
+	f := r.PostForm
+	switch r.URL.Path {
+	case "/supply/receive":
+		v.Recv = receiveForm{Item: f.Get("item"), Qty: f.Get("qty"), Stage: f.Get("stage"), Donor: f.Get("donor")}
+	default:
+		v.Code = f.Get("code")
+	}
 	view := s.newView(r, c, "supply.title", "supply", v)
 	view.LangPath = "/supply"
 	view.Errors = fieldErrors(c, fes)
@@ -201,17 +263,20 @@ func (s *Server) supplyCheckSubmit(w http.ResponseWriter, r *http.Request, c *re
 	if err != nil {
 		return err
 	}
-	v.Check = s.checkView(c, e)
+	v.Check = s.checkView(c, e, v.stageName)
 	view := s.newView(r, c, "supply.title", "supply", v)
 	view.LangPath = "/supply"
 	return s.render(w, r, http.StatusOK, "supply", view)
 }
 
-func (s *Server) checkView(c *reqCtx, e supply.Entitlement) *supplyCheck {
+// checkView is the entitlement as the page shows it; stageName names a
+// stage by its id.
+func (s *Server) checkView(c *reqCtx, e supply.Entitlement, stageName func(string) string) *supplyCheck {
 	ck := &supplyCheck{Item: supplyItemRow{ID: e.Item.ID, Name: e.Item.Name(c.lang), Rule: ruleText(c, e.Item)}, ItemID: e.Item.ID,
-		Stage: e.Stage, Qty: e.Qty, Unit: e.Item.Unit, Entitled: e.Entitled, Alone: e.Household == ""}
+		Stage: e.Stage, Qty: e.Qty, Amount: unitQty(c, e.Item.Unit, e.Qty), Entitled: e.Entitled, Alone: e.Household == ""}
 	for _, p := range e.Previous {
-		ck.Previous = append(ck.Previous, supplyPrev{At: p.At.UTC().Format("2006-01-02 15:04"), Stage: p.Stage, Node: p.Node, Qty: p.Qty})
+		ck.Previous = append(ck.Previous, supplyPrev{At: p.At.UTC().Format("2006-01-02 15:04"), Stage: stageName(p.Stage), Node: p.Node,
+			Amount: unitQty(c, e.Item.Unit, p.Qty)})
 	}
 	if e.Glance == nil {
 		return ck

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -139,8 +140,18 @@ func (s *Server) renderTimeline(w http.ResponseWriter, r *http.Request, c *reqCt
 	}
 	view := s.newView(r, c, "timeline.title", "timeline", v)
 	if len(fes) > 0 {
-		view.Errors = fieldErrors(c, fes)
-		mergeIndexed(view.Errors, "people", c)
+		// Each form's errors under its own prefix ("inc.lat", "haz.lat"):
+		// the two forms have fields of the same names.
+		prefix := "haz."
+		if v.OpenIncident {
+			prefix = "inc."
+		}
+		errs := fieldErrors(c, fes)
+		mergeIndexed(errs, "people", c)
+		view.Errors = map[string]string{}
+		for k, msg := range errs {
+			view.Errors[prefix+k] = msg
+		}
 	}
 	return s.render(w, r, status, "journey_timeline", view)
 }
@@ -217,17 +228,61 @@ func (s *Server) incidentCreate(w http.ResponseWriter, r *http.Request, c *reqCt
 			return err
 		}
 	}
-	if len(fes) == 0 {
-		_, err := s.n.Journey.RecordIncident(r.Context(), c.p, in)
-		if !errors.As(err, &fes) {
-			if err != nil {
-				return err
-			}
-			return redirect(w, r, "/timeline")
-		}
+	// Every problem is reported at once: a value the form could not read
+	// is replaced by one the service surely refuses (see unreadable), so
+	// the service still checks every other field and writes nothing.
+	unread := fieldSet(fes)
+	if unread["lat"] {
+		in.Lat = &unreadable
 	}
+	if unread["lon"] {
+		in.Lon = &unreadable
+	}
+	if unread["at"] {
+		in.At = time.Unix(0, 0) // far more than 90 days ago
+	}
+	if unread["count"] {
+		in.Count = -1
+	}
+	_, err := s.n.Journey.RecordIncident(r.Context(), c.p, in)
+	var refused registry.ValidationError
+	switch {
+	case err == nil && len(fes) == 0:
+		return redirect(w, r, "/timeline")
+	case err == nil:
+		// Cannot happen: a replaced value is always refused.
+		return fmt.Errorf("incident recorded from a form with errors %v", fes)
+	case !errors.As(err, &refused):
+		return err
+	}
+	fes = mergeRefusals(fes, refused)
 	v := timelineView{Inc: f, OpenIncident: true, Haz: hazardForm{Until: inputTime(time.Now().Add(24 * time.Hour).Truncate(time.Hour))}}
 	return s.renderTimeline(w, r, c, v, http.StatusBadRequest, fes)
+}
+
+// unreadable stands for a latitude or longitude the form could not read:
+// not a number, so the service refuses the place whatever else is given.
+var unreadable = math.NaN()
+
+func fieldSet(fes registry.ValidationError) map[string]bool {
+	out := map[string]bool{}
+	for _, fe := range fes {
+		out[fe.Field] = true
+	}
+	return out
+}
+
+// mergeRefusals adds the service's refusals to the form's own, leaving out
+// those about a field the form already flagged (the service judged the
+// stand-in, not what was typed).
+func mergeRefusals(form, service registry.ValidationError) registry.ValidationError {
+	flagged := fieldSet(form)
+	for _, fe := range service {
+		if !flagged[fe.Field] {
+			form = append(form, fe)
+		}
+	}
+	return form
 }
 
 func (s *Server) hazardCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -246,15 +301,36 @@ func (s *Server) hazardCreate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	if in.Until, fe = formTime("until", f.Until); fe != nil {
 		fes = append(fes, *fe)
 	}
-	if len(fes) == 0 {
-		_, err := s.n.Journey.RecordHazard(r.Context(), c.p, in)
-		if !errors.As(err, &fes) {
-			if err != nil {
-				return err
-			}
-			return redirect(w, r, "/timeline")
-		}
+	// As for incidents: stand-ins the service refuses, so every field is
+	// checked at once and nothing is written.
+	unread := fieldSet(fes)
+	if unread["lat"] {
+		in.Lat = &unreadable
 	}
+	if unread["lon"] {
+		in.Lon = &unreadable
+	}
+	if unread["from"] {
+		// Far more than 90 days ago; "until" cannot be judged against it.
+		in.From = time.Unix(0, 0)
+	}
+	if unread["until"] {
+		in.Until = time.Time{} // required
+	}
+	_, err := s.n.Journey.RecordHazard(r.Context(), c.p, in)
+	var refused registry.ValidationError
+	switch {
+	case err == nil && len(fes) == 0:
+		return redirect(w, r, "/timeline")
+	case err == nil:
+		return fmt.Errorf("hazard recorded from a form with errors %v", fes)
+	case !errors.As(err, &refused):
+		return err
+	}
+	if unread["from"] && !unread["until"] {
+		refused = slices.DeleteFunc(refused, func(fe registry.FieldError) bool { return fe.Field == "until" && fe.Code == "invalid" })
+	}
+	fes = mergeRefusals(fes, refused)
 	return s.renderTimeline(w, r, c, timelineView{Haz: f, OpenHazard: true}, http.StatusBadRequest, fes)
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"caravana/internal/demo"
 	"caravana/internal/ledger"
 	"caravana/internal/registry"
-	"caravana/internal/tracing"
 )
 
 var (
@@ -49,7 +47,16 @@ func load(t testing.TB, e *env, people, households int) []string {
 			Phone: fmt.Sprintf("+504 9%03d-%04d", rng.IntN(1000), rng.IntN(10000)), Notes: "Viaja con documentos.",
 			Consent: registry.Consent{Registration: true, Tracing: i%2 == 0}}
 		if rng.IntN(5) == 0 {
-			in.Flags = []string{auth.Flags[rng.IntN(len(auth.Flags))]}
+			// A flag that fits: no pregnancy for a man, no unaccompanied
+			// or separated child among adults (birth years up to 2022).
+			switch f := auth.Flags[rng.IntN(len(auth.Flags))]; {
+			case f == auth.FlagPregnant && in.Sex == "M":
+			case f == auth.FlagUnaccompanied || f == auth.FlagSeparated:
+				in.BirthDate = fmt.Sprintf("%d-%s", time.Now().Year()-10, in.BirthDate[5:])
+				in.Flags = []string{f}
+			default:
+				in.Flags = []string{f}
+			}
 		}
 		r, err := e.n.Registry.PrepareRegister(op, in)
 		if err != nil {
@@ -91,139 +98,149 @@ func (c *client) gzipGet(path string) *resp {
 // hazards, so the journey pages are measured at a realistic size.
 func travelDemo(t testing.TB, e *env, n int) demo.Travelled {
 	t.Helper()
+	_, tr := travelDemoLoaded(t, e, n)
+	return tr
+}
+
+// travelDemoLoaded is travelDemo that also returns the loaded caravan.
+func travelDemoLoaded(t testing.TB, e *env, n int) (demo.Loaded, demo.Travelled) {
+	t.Helper()
 	ctx := context.Background()
 	op := auth.Operator("test")
 	now := time.Now()
 	c := demo.Generate(1, n, now)
-	if _, err := demo.Load(ctx, e.n.Registry, e.n.Ledger, op, c); err != nil {
+	loaded, err := demo.Load(ctx, e.n.Registry, e.n.Ledger, op, c)
+	if err != nil {
 		t.Fatal(err)
 	}
 	tr, err := demo.Travel(ctx, e.n.Journey, e.n.Registry, e.n.Ledger, op, c, demo.TravelOptions{Seed: 1, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr
+	return loaded, tr
 }
 
-// TestPageSizes: with ~300 people and 100 households, plus the demo
-// caravan (1,500 people, or CARAVANA_SIZE_DEMO) travelled to the river,
-// every page type, with its stylesheet, goes out in at most 50 KB
-// (DESIGN.md section 6).
-func TestPageSizes(t *testing.T) {
-	e := newEnv(t)
-	ids := load(t, e, 300, 100)
-	size := 1500
+// demoSize is the caravan TestPageSizes measures: 1,500 people, or
+// CARAVANA_SIZE_DEMO.
+func demoSize(def int) int {
 	if v, err := strconv.Atoi(os.Getenv("CARAVANA_SIZE_DEMO")); err == nil && v > 0 {
-		size = v
+		return v
 	}
-	tr := travelDemo(t, e, size)
-	t.Logf("demo caravan of %d travelled: %+v", size, tr)
-	hs, _, err := e.n.Registry.ListHouseholds(context.Background(), auth.Operator("test"), 0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := e.login(auth.Coordinator)
-	css := c.gzipGet(e.s.cssPath)
+	return def
+}
+
+// pageBudget is what a page and its stylesheet may weigh on the wire
+// (DESIGN.md section 6).
+const pageBudget = 50 * 1024
+
+// pageSize is one page as measured.
+type pageSize struct {
+	name      string
+	wire, raw int // the page's bytes on the wire (gzip) and unpacked
+	total     int // wire plus the stylesheet's
+}
+
+// measure fetches every case once and checks each is a full page that
+// went out compressed; it returns the sizes and the stylesheet's.
+func (se *sizeEnv) measure(t testing.TB, cases []sizeCase) ([]pageSize, int) {
+	t.Helper()
+	css := se.coord.gzipGet(se.s.cssPath)
 	if css.header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("stylesheet not compressed")
 	}
-	t.Logf("%-32s %6d bytes gzip (%6d raw)", "app.css", css.wire, len(css.body))
-	const budget = 50 * 1024
-	check := func(name string, r *resp) {
-		t.Helper()
+	var out []pageSize
+	for _, sc := range cases {
+		r := sc.fetch()
 		if r.status != 200 {
-			t.Fatalf("%s: status %d", name, r.status)
+			t.Fatalf("%s: status %d\n%.1000s", sc.name, r.status, r.body)
 		}
 		if r.header.Get("Content-Encoding") != "gzip" && len(r.body) >= gzipMin {
-			t.Errorf("%s: %d bytes not compressed", name, len(r.body))
+			t.Errorf("%s: %d bytes not compressed", sc.name, len(r.body))
 		}
-		total := r.wire + css.wire
-		t.Logf("%-32s %6d bytes gzip (%6d raw), with CSS %6d", name, r.wire, len(r.body), total)
-		if total > budget {
-			t.Errorf("%s: %d bytes with its CSS, over the %d budget", name, total, budget)
+		if n := strings.Count(r.body, sc.want); n < max(sc.n, 1) {
+			t.Errorf("%s: %q %d times, want at least %d: the page is not full", sc.name, sc.want, n, max(sc.n, 1))
 		}
+		out = append(out, pageSize{name: sc.name, wire: r.wire, raw: len(r.body), total: r.wire + css.wire})
 	}
-	p, h := ids[0], hs[0].ID
-	for _, path := range []string{"/", "/people", "/people?page=3", "/people/" + p, "/people/" + p + "/edit",
-		"/people/" + p + "/card", "/people/new", "/households", "/households/new", "/households/" + h, "/audit", "/users"} {
-		check(path, c.gzipGet(path))
-	}
-	search := c.do("POST", "/people/search", url.Values{"q": {"maria hernandez lopez"}, "csrf": {c.csrf}},
-		map[string]string{"Accept-Encoding": "gzip"})
-	check("POST /people/search (50 hits)", search)
-	// The journey pages, the check-in page after a scan (glance shown).
-	v := e.login(auth.Volunteer)
-	if r := v.form("/checkin/ciudad-hidalgo", url.Values{"person": {ids[1]}}); r.status != 303 {
-		t.Fatalf("scan: %d", r.status)
-	}
-	for _, path := range []string{"/route", "/headcounts", "/timeline", "/checkin?choose=1", "/checkin/ciudad-hidalgo", "/missing",
-		"/missing?stage=tecun-uman", "/missing?page=2"} {
-		check(path, v.gzipGet(path))
-	}
-	// Tracing: a full page of open reports, a report with ten candidates
-	// among many look-alikes, the form, and a full page of duplicates
-	// (people registered twice at two desks).
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range 12 {
-		e.traced("María José", "Hernández", "López", "F", fmt.Sprintf("2015-%02d-%02d", 1+i, 1+2*i), "Choloma")
-	}
-	for range dupPerPage + 5 {
-		given, s1, s2 := givenNames[rng.IntN(len(givenNames))], surnames[rng.IntN(len(surnames))], surnames[rng.IntN(len(surnames))]
-		birth, town := fmt.Sprintf("%d-%02d-%02d", 1950+rng.IntN(60), 1+rng.IntN(12), 1+rng.IntN(28)), towns[rng.IntN(len(towns))]
-		e.traced(given, s1, s2, "F", birth, town)
-		e.traced(given, s1, s2, "F", birth, town)
-	}
-	var rep string
-	for i := range tracingPerPage + 5 {
-		age := 5 + rng.IntN(60)
-		in := tracing.ReportInput{GivenNames: givenNames[rng.IntN(len(givenNames))], Surnames: surnames[rng.IntN(len(surnames))],
-			Sex: []string{"F", "M"}[rng.IntN(2)], Age: &age, OriginTown: towns[rng.IntN(len(towns))], Relation: "sibling",
-			ReporterName: "Reina Esperanza Mejía", ReporterContact: "+504 9999-0000", LastSeenPlace: "Puente Rodolfo Robles",
-			Notes: "Llevaba una mochila azul y gorra roja."}
-		if i == 0 {
-			in.GivenNames, in.Surnames, in.Sex, in.OriginTown = "María José", "Hernández López", "F", "Choloma"
-			*in.Age = ageToday(t, "2015-06-01")
-		}
-		r, _, err := e.n.Tracing.Report(context.Background(), auth.Operator("test"), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			rep = r.ID
-		}
-	}
-	tr10 := v.gzipGet("/tracing/" + rep)
-	if n := strings.Count(tr10.body, `<li class="cand`); n != 10 {
-		t.Errorf("the measured report shows %d candidates, want 10", n)
-	}
-	check("/tracing/{id} (10 candidates)", tr10)
-	dups := v.gzipGet("/duplicates")
-	if n := strings.Count(dups.body, `<section class="dup">`); n != dupPerPage {
-		t.Errorf("the measured duplicates page shows %d pairs, want %d", n, dupPerPage)
-	}
-	check("/duplicates", dups)
-	for _, path := range []string{"/tracing", "/tracing?status=all&page=2", "/tracing/new"} {
-		check(path, v.gzipGet(path))
-	}
-	check("/duplicates (coordinator)", c.gzipGet("/duplicates"))
-	miss := v.gzipGet("/missing")
-	if !strings.Contains(miss.body, "niña/o sola/o") {
-		t.Errorf("the demo's missing list has no child alone first")
-	}
-	check("/login", e.anon().gzipGet("/login"))
+	return out, css.wire
 }
 
-// BenchmarkPageSize reports the dashboard's size on the wire.
-func BenchmarkPageSize(b *testing.B) {
-	e := newEnvLog(b, io.Discard)
-	load(b, e, 300, 100)
-	c := e.login(auth.Coordinator)
-	var r *resp
-	for b.Loop() {
-		r = c.gzipGet("/")
+// allCases checks that every GET page the server registers is measured
+// (a new page cannot be forgotten) and returns the cases in route order.
+func (se *sizeEnv) allCases(t testing.TB) []sizeCase {
+	t.Helper()
+	pages, extra := se.measurePages()
+	var out []sizeCase
+	for _, pattern := range se.s.patterns {
+		if !isPage(pattern) {
+			continue
+		}
+		cs, ok := pages[pattern]
+		if !ok {
+			t.Errorf("the page %s is not measured: add it to measurePages", pattern)
+		}
+		out = append(out, cs...)
+		delete(pages, pattern)
 	}
-	b.ReportMetric(float64(r.wire), "gzip-bytes")
-	b.ReportMetric(float64(len(r.body)), "raw-bytes")
+	for pattern := range pages {
+		t.Errorf("measurePages lists %s, which the server does not register", pattern)
+	}
+	return append(out, extra...)
+}
+
+// TestPageSizes: every page the server registers, filled with realistic
+// data (the demo caravan of 1,500 people, or CARAVANA_SIZE_DEMO, travelled
+// to the river, 1,500 items given twice, a catalogue of twenty items,
+// pages of incidents, dozens of users and nodes), goes out with its
+// stylesheet in at most 50 KB (DESIGN.md section 6).
+func TestPageSizes(t *testing.T) {
+	se := newSizeEnv(t, demoSize(1500))
+	sizes, css := se.measure(t, se.allCases(t))
+	t.Logf("%-40s %6d bytes gzip", "app.css", css)
+	for _, p := range sizes {
+		t.Logf("%-40s %6d bytes gzip (%7d raw), with CSS %6d", p.name, p.wire, p.raw, p.total)
+		if p.total > pageBudget {
+			t.Errorf("%s: %d bytes with its CSS, over the %d budget", p.name, p.total, pageBudget)
+		}
+	}
+	if v := se.vol.page("/missing"); !strings.Contains(v.body, "niña/o sola/o") {
+		t.Errorf("the demo's missing list has no child alone first")
+	}
+}
+
+// BenchmarkPageSize measures every page, as TestPageSizes does, on the
+// demo caravan of 7,200 people (or CARAVANA_SIZE_DEMO): one sub-benchmark
+// per page reports its bytes on the wire with and without the stylesheet
+// and unpacked, and a last one, named for the largest page
+// ("largest=missing_(volunteer)"), reports that page's figures.
+func BenchmarkPageSize(b *testing.B) {
+	se := newSizeEnv(b, demoSize(7200))
+	var largest pageSize
+	name := strings.NewReplacer("/", ".", " ", "_")
+	for _, sc := range se.allCases(b) {
+		b.Run(strings.Trim(name.Replace(sc.name), "."), func(b *testing.B) {
+			var p pageSize
+			for b.Loop() {
+				sizes, _ := se.measure(b, []sizeCase{sc})
+				p = sizes[0]
+			}
+			b.ReportMetric(float64(p.total), "B-with-css")
+			b.ReportMetric(float64(p.wire), "B-gzip")
+			b.ReportMetric(float64(p.raw), "B-raw")
+			if p.total > largest.total {
+				largest = p
+			}
+		})
+	}
+	// The largest page, named in its sub-benchmark's name.
+	b.Run("largest="+strings.Trim(name.Replace(largest.name), "."), func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(float64(largest.total), "B-with-css")
+		b.ReportMetric(float64(largest.wire), "B-gzip")
+		b.ReportMetric(float64(largest.raw), "B-raw")
+		b.ReportMetric(float64(pageBudget), "B-budget")
+	})
 }
 
 // BenchmarkRegisterAPI registers people through POST /api/v1/people over

@@ -46,7 +46,7 @@ func TestSupplyPageFlow(t *testing.T) {
 		t.Errorf("the supply page is %d bytes", r.wire)
 	}
 	r = c.form("/supply/check", url.Values{"item": {"water"}, "stage": {"tecun-uman"}, "code": {b.Code}})
-	if r.status != 200 || !strings.Contains(r.body, "Abril") || !strings.Contains(r.body, "Le corresponden 30 L de Agua") {
+	if r.status != 200 || !strings.Contains(r.body, "Abril") || !strings.Contains(r.body, "Puede recibir Agua: 30 L.") {
 		t.Fatalf("check: %d %.3000s", r.status, r.body)
 	}
 	for _, s := range hiddenFrom[auth.Volunteer] {
@@ -149,7 +149,8 @@ func TestSupplyAPI(t *testing.T) {
 	page := coord.page("/conflicts")
 	key := hh + "+family-tent+once"
 	if !strings.Contains(page.body, "Artículo entregado dos veces") || !strings.Contains(page.body, `value="`+strings.ReplaceAll(key, "+", "&#43;")+`"`) ||
-		strings.Count(page.body, "1 family-tent at tecun-uman") != 2 {
+		strings.Count(page.body, "Carpa familiar: 1 carpa · Puente Rodolfo Robles / Tecún Umán") != 2 ||
+		strings.Contains(page.body, "family-tent at") || strings.Contains(page.body, ">tecun-uman") {
 		t.Fatalf("conflicts page: %.4000s", page.body)
 	}
 	if r := coord.form("/conflicts/review", url.Values{"distribution": {key}, "outcome": {"lost"}}); r.status != 400 {
@@ -161,5 +162,75 @@ func TestSupplyAPI(t *testing.T) {
 	}
 	if page := coord.page("/conflicts?done=distribution"); strings.Contains(page.body, hh) || !strings.Contains(page.body, "marcada como revisada") {
 		t.Fatalf("after review: %.3000s", page.body)
+	}
+}
+
+// TestSupplyFormsKeepInput: a refused donation shows back everything
+// typed and chosen, and a refused card code stays in its box with the
+// item and stage chosen, so nobody types it all again.
+func TestSupplyFormsKeepInput(t *testing.T) {
+	e := newEnv(t)
+	supplyFamily(t, e)
+	c := e.login(auth.Volunteer)
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		want       []string
+	}{
+		{"donation", "/supply/receive", url.Values{"item": {"blanket"}, "qty": {"1.5"}, "stage": {"ciudad-hidalgo"}, "donor": {"Parroquia San José"}},
+			[]string{`name="qty" value="1.5"`, `<option value="blanket" selected>`, `<option value="ciudad-hidalgo" selected>`,
+				`name="donor" value="Parroquia San José"`}},
+		{"donation, unknown stage", "/supply/receive", url.Values{"item": {"hygiene-kit"}, "qty": {"1 000"}, "stage": {"paris"}, "donor": {"Vecinos"}},
+			[]string{`name="qty" value="1 000"`, `<option value="hygiene-kit" selected>`, `name="donor" value="Vecinos"`}},
+		{"card code", "/supply/check", url.Values{"item": {"family-tent"}, "stage": {"tapachula"}, "code": {"7KQ2M-X2P"}},
+			[]string{`name="code" value="7KQ2M-X2P"`, `<option value="family-tent" selected>`, `<option value="tapachula" selected>`}},
+	} {
+		r := c.form(tc.path, tc.form)
+		if r.status != 400 {
+			t.Fatalf("%s: %d, want 400", tc.name, r.status)
+		}
+		for _, w := range tc.want {
+			if strings.Count(r.body, w) != 1 {
+				t.Errorf("%s: %q shown %d times, want once", tc.name, w, strings.Count(r.body, w))
+			}
+		}
+	}
+}
+
+// TestSupplyUnits: the units of the default catalogue are in the page's
+// language, singular for one; an item defined with its own unit shows it
+// as defined.
+func TestSupplyUnits(t *testing.T) {
+	e := newEnv(t)
+	_, a, _ := supplyFamily(t, e)
+	if _, err := e.n.Supply.DefineItem(context.Background(), auth.Operator("test"), supply.Item{ID: "zapatos", NameES: "Zapatos",
+		NameEN: "Shoes", Unit: "par", Per: supply.PerPerson, Qty: 1, Period: supply.Once}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.login(auth.Volunteer)
+	es := c.page("/supply").body
+	for _, w := range []string{"Cobija · 1 cobija por persona una vez", "Carpa familiar · 1 carpa por hogar una vez",
+		"Ración de comida · 1 ración por persona por día", "Agua · 15 L por persona por día", "Zapatos · 1 par por persona una vez"} {
+		if !strings.Contains(es, w) {
+			t.Errorf("Spanish page lacks %q", w)
+		}
+	}
+	for _, f := range []string{"blanket", "1 tent", "ration "} {
+		if strings.Contains(es, ">"+f) || strings.Contains(es, " "+f) {
+			t.Errorf("Spanish page shows %q", f)
+		}
+	}
+	r := c.form("/supply/check", url.Values{"item": {"family-tent"}, "stage": {"tecun-uman"}, "code": {a.Code}})
+	for _, w := range []string{"Puede recibir Carpa familiar: 1 carpa.", "Entregar 1 carpa", "2 personas"} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("the check lacks %q:\n%.3000s", w, r.body)
+		}
+	}
+	c.page("/supply?lang=en")
+	r = c.form("/supply/check", url.Values{"item": {"blanket"}, "stage": {"tecun-uman"}, "code": {a.Code}})
+	for _, w := range []string{"May receive Blanket: 2 blankets.", "Give 2 blankets", "Family tent · 1 tent per household once"} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("the English check lacks %q:\n%.3000s", w, r.body)
+		}
 	}
 }

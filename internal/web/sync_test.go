@@ -162,7 +162,7 @@ func TestSyncPageHeld(t *testing.T) {
 // holdFuture enrols a node whose clock runs two hours ahead and imports
 // three of its events, which are held for review. It returns the node's
 // keys and the events' time.
-func holdFuture(t *testing.T, e *env) (*crypto.Keys, time.Time) {
+func holdFuture(t testing.TB, e *env) (*crypto.Keys, time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	k, err := crypto.NewKeys(crypto.KDFParams{MemoryKiB: 1024, Time: 1, Threads: 1})
