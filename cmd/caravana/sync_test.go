@@ -177,7 +177,7 @@ func TestSyncProcessesPostgres(t *testing.T) {
 	// killed with SIGKILL half way through.
 	c.stop(t, syscall.SIGKILL)
 	aID := clients[a].status(t).Node
-	run(t, "demo", "--data", dir("a"), "--people", "1500", "--seed", "4")
+	run(t, "demo", "--data", dir("a"), "--add", "--people", "1500", "--seed", "4")
 	want := clients[a].status(t).Vector[aID]
 	for deadline := time.Now().Add(2 * time.Minute); clients[hub].status(t).Vector[aID] < want; {
 		if time.Now().After(deadline) {

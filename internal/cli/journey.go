@@ -40,13 +40,14 @@ func explainJourney(err error) error {
 }
 
 // parseWhen reads a time given on the command line: RFC 3339, or
-// "YYYY-MM-DD HH:MM" / "YYYY-MM-DD" in UTC.
+// "YYYY-MM-DD HH:MM" / "YYYY-MM-DD" in UTC. An empty string is the zero
+// time (not given); no text given parses to it.
 func parseWhen(flag, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04", "2006-01-02T15:04", time.DateOnly} {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.Parse(layout, s); err == nil && !t.IsZero() {
 			return t, nil
 		}
 	}
@@ -72,7 +73,7 @@ func newRouteShow(app *App) *cobra.Command {
 					return err
 				}
 				if app.JSON {
-					return app.printJSON(r.Stages)
+					return app.printJSON(nonNil(r.Stages))
 				}
 				tw := tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "#\tID\tNAME\tCOUNTRY\tLAT\tLON\tKM")
@@ -126,7 +127,7 @@ writes a file in the same format.`,
 					return err
 				}
 				if app.JSON {
-					return app.printJSON(map[string]any{"stages": r.Stages, "unrouted": unrouted})
+					return app.printJSON(map[string]any{"stages": nonNil(r.Stages), "unrouted": nonNil(unrouted)})
 				}
 				fmt.Fprintf(app.Stdout, "Route set: %d stages, %s km, from %s to %s\n", len(r.Stages), fmtNum(r.Length()),
 					r.Stages[0].Name, r.Stages[len(r.Stages)-1].Name)
@@ -269,7 +270,7 @@ the other codes are recorded.`,
 					return explainJourney(err)
 				}
 				if app.JSON {
-					if err := app.printJSON(res); err != nil {
+					if err := app.printJSON(nonNil(res)); err != nil {
 						return err
 					}
 				} else {
@@ -391,6 +392,7 @@ Mark people with 'caravana missing found', 'missing left' and 'missing back'.`,
 					return explainJourney(err)
 				}
 				if app.JSON {
+					l.Households = nonNil(l.Households)
 					return app.printJSON(l)
 				}
 				printMissing(app.Stdout, l)
@@ -559,12 +561,20 @@ func newMissingBack(app *App) *cobra.Command {
 	}
 }
 
-// printTravelled reports the demo caravan's journey.
-func printTravelled(app *App, t demo.Travelled) {
+// printTravelled reports the demo caravan's journey, and where to look at
+// it: on the web pages at url for a throwaway node (its passphrase is
+// random and unknown, so no command can open it), else with commands on
+// the node in --data.
+func printTravelled(app *App, t demo.Travelled, url string) {
 	if len(t.Checkpoints) == 0 {
 		return
 	}
 	fmt.Fprintf(app.Stdout, "Journey: %d check-ins at %s; %d not seen at the last checkpoint, %d of them since found; %d marked as having left the caravan on the way; %d incidents, %d hazards\n",
 		t.Checkins, strings.Join(t.Checkpoints, ", "), t.NotSeenAtLast, t.Found, t.Left, t.Incidents, t.Hazards)
-	fmt.Fprintln(app.Stdout, "Try: caravana missing, caravana headcount, caravana route map -o map.svg")
+	if url != "" {
+		fmt.Fprintf(app.Stdout, "Look at: %s (dashboard and map), %smissing, %sheadcounts, %stimeline\n", url, url, url, url)
+		return
+	}
+	data := "--data " + shellWord(app.DataDir)
+	fmt.Fprintf(app.Stdout, "Try: caravana missing %s, caravana headcount %s, caravana route map %s -o map.svg\n", data, data, data)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,7 +32,10 @@ func NewServeCommand(app *App) *cobra.Command {
 (described at /api/v1/openapi.json), /healthz and /metrics.
 
 It binds 127.0.0.1:8080 unless told otherwise. To serve other devices on a local network,
-bind their interface (e.g. --addr 0.0.0.0:8080) and prefer --tls-cert/--tls-key.
+bind their interface (e.g. --addr 0.0.0.0:8080) with --tls-cert and --tls-key: it refuses
+plain HTTP beyond this machine, because session cookies are always Secure (browsers send
+them only over HTTPS or to this machine) and passwords and names would cross the network
+in the clear. Behind a TLS proxy on this machine, bind 127.0.0.1.
 
 Other nodes sync with it under /sync/v1/ (requests signed by their node keys). With --peer URL
 it also syncs with those peers itself, every --sync-every, in the background.`,
@@ -44,6 +48,13 @@ it also syncs with those peers itself, every --sync-every, in the background.`,
 			if len(sf.peers) > 0 && every < time.Second {
 				return usagef("--sync-every must be at least 1s")
 			}
+			// Listen before unlocking: a busy port or a refused address
+			// is reported at once, not after the key derivation.
+			ln, err := app.listen(addr, cert, key)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
 			n, err := app.open(cmd.Context())
 			if err != nil {
 				return err
@@ -58,7 +69,7 @@ it also syncs with those peers itself, every --sync-every, in the background.`,
 				bg := &replication.Background{Client: c, URLs: sf.peers, Every: every, Log: slog.Default()}
 				wg.Go(func() { bg.Run(ctx, n) })
 			}
-			return app.serve(ctx, n, addr, cert, key, nil)
+			return app.serve(ctx, n, ln, cert, key, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("CARAVANA_ADDR", "127.0.0.1:8080"), "address to listen on (env CARAVANA_ADDR)")
@@ -69,28 +80,56 @@ it also syncs with those peers itself, every --sync-every, in the background.`,
 	return cmd
 }
 
-// serve listens on addr until the context ends or SIGINT/SIGTERM arrives.
-// ready, when set, is called with the URL once the listener is open.
-func (app *App) serve(ctx context.Context, n *node.Node, addr, cert, key string, ready func(url string)) error {
+// errPlainRemote explains why plain HTTP is served only on loopback.
+var errPlainRemote = errors.New("session cookies are always Secure, so browsers send them only over HTTPS or to this machine, " +
+	"and passwords and names would cross the network in the clear: give --tls-cert and --tls-key, " +
+	"or bind a loopback address such as 127.0.0.1 (behind a TLS proxy on this machine, if need be)")
+
+// listen opens addr for serving. Without a certificate it must be a
+// loopback address (see errPlainRemote).
+func (app *App) listen(addr, cert, key string) (net.Listener, error) {
 	if (cert == "") != (key == "") {
-		return usagef("--tls-cert and --tls-key go together")
+		return nil, usagef("--tls-cert and --tls-key go together")
 	}
-	srv, err := web.New(n, web.Options{Log: slog.Default()})
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return err
+		return nil, usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", addr)
+	}
+	if cert != "" {
+		// Read now, so that a bad file is reported before anything else.
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			return nil, fmt.Errorf("TLS certificate: %w", err)
+		}
+	}
+	// A literal address is checked before binding; a name (localhost) once
+	// it is resolved, by the address actually bound.
+	if ip := net.ParseIP(host); cert == "" && (host == "" || ip != nil && !ip.IsLoopback()) {
+		return nil, usageError{fmt.Errorf("refusing to serve plain HTTP on %s, beyond this machine: %w", addr, errPlainRemote)}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); cert == "" && (!ok || !tcp.IP.IsLoopback()) {
+		ln.Close()
+		return nil, usageError{fmt.Errorf("refusing to serve plain HTTP on %s (%s), beyond this machine: %w", addr, ln.Addr(), errPlainRemote)}
+	}
+	return ln, nil
+}
+
+// serve serves n on ln until the context ends or SIGINT/SIGTERM arrives,
+// and closes ln. ready, when set, is called with the URL once serving.
+func (app *App) serve(ctx context.Context, n *node.Node, ln net.Listener, cert, key string, ready func(url string)) error {
+	defer ln.Close()
+	srv, err := web.New(n, web.Options{Log: slog.Default()})
+	if err != nil {
+		return err
 	}
 	scheme := "http"
 	if cert != "" {
 		scheme = "https"
 	}
 	url := fmt.Sprintf("%s://%s/", scheme, ln.Addr())
-	if host, _, _ := net.SplitHostPort(ln.Addr().String()); cert == "" && !net.ParseIP(host).IsLoopback() {
-		slog.Warn("serving plain HTTP beyond this machine: passwords and names cross the network unencrypted; use --tls-cert/--tls-key", "addr", ln.Addr().String())
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

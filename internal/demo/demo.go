@@ -134,6 +134,9 @@ type gen struct {
 	// old. Precomputing it saves two AddDate calls per person.
 	anniv []time.Time
 	days  []int // days[y] = days between anniv[y+1] and anniv[y]
+	// cum[y] = days between anniv[y] and asOf: someone born d days before asOf is y years
+	// old when cum[y] <= d < cum[y+1].
+	cum []int
 
 	people  []Person
 	members []Member // one backing array for all households, sized n so it never moves
@@ -162,8 +165,10 @@ func newGen(seed int64, n int, asOf time.Time) *gen {
 	for i := range g.anniv {
 		g.anniv[i] = base.AddDate(-i, 0, 0)
 	}
+	g.cum = make([]int, maxAge+2)
 	for i := range g.days {
 		g.days[i] = int(g.anniv[i].Sub(g.anniv[i+1]).Hours() / 24)
+		g.cum[i+1] = g.cum[i] + g.days[i]
 	}
 	return g
 }
@@ -214,10 +219,24 @@ func (g *gen) pickCount(weights []int) int {
 	panic("unreachable")
 }
 
-// birth returns a birth date at which someone is exactly age years old on asOf.
-func (g *gen) birth(age int) time.Time {
+// dayIn draws how many days before asOf someone exactly age years old on asOf was born.
+func (g *gen) dayIn(age int) int {
 	age = min(max(age, 0), maxAge)
-	return g.anniv[age].Add(-time.Duration(g.r.IntN(g.days[age])) * 24 * time.Hour)
+	return g.cum[age] + g.r.IntN(g.days[age])
+}
+
+// bornDaysAgo is the date d days before asOf.
+func (g *gen) bornDaysAgo(d int) time.Time {
+	return g.anniv[0].Add(-time.Duration(d) * 24 * time.Hour)
+}
+
+// ageOfDays is the age on asOf, in whole years, of someone born d days before it.
+func (g *gen) ageOfDays(d int) int {
+	y := 0
+	for y < maxAge && g.cum[y+1] <= d {
+		y++
+	}
+	return y
 }
 
 // surnames draws the two surnames of someone whose parents are not in the caravan.
@@ -257,14 +276,21 @@ func (g *gen) given(sex string) string {
 	return s
 }
 
-// add appends a person to the caravan and to the current household.
+// add appends a person aged age to the caravan and to the current household.
 func (g *gen) add(role, sex string, age int, s1, s2 string, extra uint8) {
+	g.addBorn(role, sex, g.dayIn(age), s1, s2, extra)
+}
+
+// addBorn appends a person born d days before asOf to the caravan and to the current
+// household.
+func (g *gen) addBorn(role, sex string, d int, s1, s2 string, extra uint8) {
+	age := g.ageOfDays(d)
 	p := Person{
 		GivenNames:  g.given(sex),
 		Surname1:    s1,
 		Surname2:    s2,
 		Sex:         sex,
-		BirthDate:   g.birth(age),
+		BirthDate:   g.bornDaysAgo(d),
 		Nationality: g.c.code,
 		OriginTown:  g.town,
 	}

@@ -195,6 +195,45 @@ func TestFamilyRelations(t *testing.T) {
 	}
 }
 
+// TestSiblingSpacing: brothers and sisters are born at least 15 months apart, as after a
+// pregnancy and a few months, except twins, who are few.
+func TestSiblingSpacing(t *testing.T) {
+	const minGap = 15 * 30 // days, a little under 15 calendar months
+	pairs, twins := 0, 0
+	for seed := int64(1); seed <= 3; seed++ {
+		c := Generate(seed, 7200, asOf)
+		for hi, h := range c.Households {
+			// Children of a family share a parent; members of a siblings or unaccompanied
+			// household are brothers and sisters.
+			var born []time.Time
+			for _, m := range h.Members {
+				if m.Role == RoleChild || h.Kind == KindSiblings || (h.Kind == KindUnaccompanied && len(h.Members) > 1) {
+					born = append(born, c.People[m.Person].BirthDate)
+				}
+			}
+			slices.SortFunc(born, func(a, b time.Time) int { return a.Compare(b) })
+			for i := 1; i < len(born); i++ {
+				pairs++
+				days := int(born[i].Sub(born[i-1]).Hours() / 24)
+				switch {
+				case days == 0:
+					twins++
+				case days < minGap:
+					t.Errorf("seed %d, household %d (%s): siblings born %s and %s, %d days apart",
+						seed, hi, h.Kind, born[i-1].Format(time.DateOnly), born[i].Format(time.DateOnly), days)
+				}
+			}
+		}
+	}
+	t.Logf("%d pairs of neighbouring siblings, %d of them twins", pairs, twins)
+	if pairs < 2000 {
+		t.Fatalf("only %d pairs of siblings to check", pairs)
+	}
+	if twins == 0 || pct(twins, pairs) > 3 {
+		t.Errorf("%d twins in %d pairs, want a few (about 1.5%%)", twins, pairs)
+	}
+}
+
 func TestNamesAndPlaces(t *testing.T) {
 	c := Generate(1, 7200, asOf)
 	l := loadLists()
@@ -382,5 +421,33 @@ func BenchmarkGenerate7200(b *testing.B) {
 func BenchmarkGenerateMillion(b *testing.B) {
 	for b.Loop() {
 		Generate(1, 1_000_000, asOf)
+	}
+}
+
+// TestPersonInputDropsChildFlagsOfAdults: a caravan dated weeks ago holds
+// children who have turned 18 since; the registry counts ages on the day
+// they are registered and refuses child flags on adults, so they are
+// registered without them, and with every other flag.
+func TestPersonInputDropsChildFlagsOfAdults(t *testing.T) {
+	today := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	flags := []string{FlagSeparatedChild, FlagMedical}
+	tests := []struct {
+		born time.Time
+		want []string
+	}{
+		{today.AddDate(-18, 0, -5), []string{FlagMedical}},
+		{today.AddDate(-18, 0, 0), []string{FlagMedical}}, // 18 today
+		{today.AddDate(-18, 0, 1), flags},                 // 18 tomorrow
+		{today.AddDate(-10, 0, 0), flags},
+	}
+	for _, tt := range tests {
+		p := Person{GivenNames: "Ana", Surname1: "López", Sex: "F", BirthDate: tt.born, Flags: slices.Clone(flags)}
+		in := personInput(0, p, today)
+		if !slices.Equal(in.Flags, tt.want) {
+			t.Errorf("born %s: flags %v, want %v", tt.born.Format(time.DateOnly), in.Flags, tt.want)
+		}
+		if !slices.Equal(p.Flags, flags) {
+			t.Errorf("born %s: the caravan's person was changed: %v", tt.born.Format(time.DateOnly), p.Flags)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"math"
-	"slices"
 )
 
 // Household recipes and how often each is drawn, per 10,000 households. The weights are
@@ -79,22 +78,103 @@ func (g *gen) sex(pMale float64) string {
 	return "F"
 }
 
-// childAges draws k children's ages for a parent of parentAge, eldest first. Every child is
-// at least 16 whole years younger than the parent, which keeps birth dates at least 15 years
-// apart whatever the days within the year. With allowAdult, the eldest is sometimes a young
-// adult still travelling with the family.
-func (g *gen) childAges(parentAge, k int, allowAdult bool) []int {
-	ages := make([]int, k)
+// Births in one family are spaced the way they are in life: a baby rarely comes less than
+// about 15 months after the one before (a pregnancy and a few months), most often two to
+// four years after it; now and then two are twins, born the same day.
+const (
+	minBirthGap = 457   // days: 15 months
+	pTwins      = 0.015 // of births after the first
+)
+
+// birthGap draws the days between one child's birth and the next one's; spread is the
+// most added to the minimum.
+func (g *gen) birthGap(spread int) int {
+	if g.chance(pTwins) {
+		return 0
+	}
+	// The sum of two uniform draws peaks in the middle: with a spread of 1200 days, gaps
+	// of about two and a half years are commonest and the mean is 35 months, near the
+	// birth intervals reported for Honduran mothers.
+	return minBirthGap + g.r.IntN(spread/2+1) + g.r.IntN(spread/2+1)
+}
+
+// childBirths draws the births of up to k children of a parent aged parentAge, as days
+// before asOf, eldest first. Every child is at least 16 whole years younger than the
+// parent, which keeps birth dates at least 15 years apart whatever the days within the
+// year, and consecutive children are spaced by birthGap. A parent too young to have had k
+// children so spaced gets fewer. With allowAdult, the eldest is sometimes a young adult
+// still travelling with the family.
+func (g *gen) childBirths(parentAge, k int, allowAdult bool) []int {
 	maxA := min(17, parentAge-16)
-	for i := range ages {
-		ages[i] = g.between(0, maxA)
+	if k <= 0 || maxA < 0 {
+		return nil
 	}
-	if k > 0 && allowAdult && parentAge-16 >= 18 && g.chance(0.12) {
-		ages[0] = g.between(18, min(25, parentAge-16))
+	out := make([]int, 0, k)
+	// Minors are born within the last limit days: aged at most maxA.
+	limit := g.cum[maxA+1]
+	if allowAdult && parentAge-16 >= 18 && g.chance(0.12) {
+		d := g.dayIn(g.between(18, min(25, parentAge-16)))
+		out = append(out, d)
+		k--
+		limit = min(limit, d-minBirthGap+1)
 	}
-	slices.Sort(ages)
-	slices.Reverse(ages)
-	return ages
+	if k == 0 || limit <= 0 {
+		return out
+	}
+	gaps := make([]int, k-1)
+	for i := range gaps {
+		gaps[i] = g.birthGap(1200)
+	}
+	// Squeeze the gaps to fit the years the parent has had, dropping the last children
+	// when even the shortest gaps do not fit.
+	for {
+		fixed, extra := 0, 0
+		for _, x := range gaps {
+			if x > 0 {
+				fixed += minBirthGap
+				extra += x - minBirthGap
+			}
+		}
+		if fixed+extra < limit {
+			break
+		}
+		if fixed >= limit {
+			gaps = gaps[:len(gaps)-1]
+			continue
+		}
+		room := limit - 1 - fixed
+		for i, x := range gaps {
+			if x > 0 {
+				gaps[i] = minBirthGap + (x-minBirthGap)*room/extra
+			}
+		}
+	}
+	span := 0
+	for _, x := range gaps {
+		span += x
+	}
+	d := g.r.IntN(limit-span) + span // the eldest minor; the youngest is born d-span days ago
+	out = append(out, d)
+	for _, x := range gaps {
+		d -= x
+		out = append(out, d)
+	}
+	return out
+}
+
+// youngerSiblings draws the births of up to k brothers and sisters born after one born
+// eldest days before asOf, youngest last, none younger than minAge.
+func (g *gen) youngerSiblings(eldest, k, minAge int) []int {
+	out := make([]int, 0, k)
+	d := eldest
+	for range k {
+		d -= g.birthGap(900)
+		if d < g.cum[minAge] {
+			break
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // twoParents: father, mother and children, sometimes with a grandparent or a niece or
@@ -104,11 +184,11 @@ func (g *gen) twoParents(room int) string {
 		return g.single(room)
 	}
 	motherAge := g.ageIn(parents)
-	k := min(1+g.pickCount([]int{33, 33, 20, 9, 5}), room-2)
-	ages := g.childAges(motherAge, k, true)
+	births := g.childBirths(motherAge, min(1+g.pickCount([]int{33, 33, 20, 9, 5}), room-2), true)
+	k := len(births)
 	eldest := 0
 	if k > 0 {
-		eldest = ages[0]
+		eldest = g.ageOfDays(births[0])
 	}
 	fatherAge := motherAge + 3 + int(math.Round(g.r.NormFloat64()*4))
 	fatherAge = min(max(fatherAge, 18, eldest+16), 80)
@@ -123,8 +203,8 @@ func (g *gen) twoParents(room int) string {
 		g.add(RoleSpouse, "M", fatherAge, fs1, fs2, 0)
 	}
 	// Spanish naming: first surname from the father, second from the mother's first.
-	for _, a := range ages {
-		g.add(RoleChild, g.sex(0.5), a, fs1, ms1, 0)
+	for _, d := range births {
+		g.addBorn(RoleChild, g.sex(0.5), d, fs1, ms1, 0)
 	}
 	left := room - 2 - k
 	if left > 0 && g.chance(0.06) {
@@ -197,18 +277,19 @@ func (g *gen) singleMother(room int) string {
 	if room < 2 {
 		return KindSingle
 	}
-	k := min(1+g.pickCount([]int{38, 33, 19, 8, 2}), room-1)
+	births := g.childBirths(motherAge, min(1+g.pickCount([]int{38, 33, 19, 8, 2}), room-1), true)
+	k := len(births)
 	father := g.c.surnames.pick(g.r)
 	motherOnly := g.chance(0.25)
-	for i, a := range g.childAges(motherAge, k, true) {
+	for i, d := range births {
 		if i > 0 && g.chance(0.2) {
 			father = g.c.surnames.pick(g.r)
 			motherOnly = g.chance(0.25)
 		}
 		if motherOnly {
-			g.add(RoleChild, g.sex(0.5), a, s1, s2, 0)
+			g.addBorn(RoleChild, g.sex(0.5), d, s1, s2, 0)
 		} else {
-			g.add(RoleChild, g.sex(0.5), a, father, s1, 0)
+			g.addBorn(RoleChild, g.sex(0.5), d, father, s1, 0)
 		}
 	}
 	left := room - 1 - k
@@ -234,13 +315,12 @@ func (g *gen) singleFather(room int) string {
 	if room < 2 {
 		return KindSingle
 	}
-	k := min(1+g.pickCount([]int{50, 35, 15}), room-1)
 	mother := g.c.surnames.pick(g.r)
-	for i, a := range g.childAges(fatherAge, k, true) {
+	for i, d := range g.childBirths(fatherAge, min(1+g.pickCount([]int{50, 35, 15}), room-1), true) {
 		if i > 0 && g.chance(0.15) {
 			mother = g.c.surnames.pick(g.r)
 		}
-		g.add(RoleChild, g.sex(0.5), a, s1, mother, 0)
+		g.addBorn(RoleChild, g.sex(0.5), d, s1, mother, 0)
 	}
 	return KindFamily
 }
@@ -265,15 +345,14 @@ func (g *gen) siblings(room int) string {
 	}
 	k := min(2+g.pickCount([]int{65, 27, 8}), room)
 	s1, s2 := g.surnames()
-	eldest := g.ageIn([]band{{18, 24, 25}, {25, 34, 50}, {35, 50, 25}})
-	g.add(RoleHead, g.sex(0.55), eldest, s1, s2, 0)
-	for range k - 1 {
-		age := max(eldest-g.between(1, 5), 5)
+	eldest := g.dayIn(g.ageIn([]band{{18, 24, 25}, {25, 34, 50}, {35, 50, 25}}))
+	g.addBorn(RoleHead, g.sex(0.55), eldest, s1, s2, 0)
+	for _, d := range g.youngerSiblings(eldest, k-1, 5) {
 		var extra uint8
-		if age < 18 {
+		if g.ageOfDays(d) < 18 {
 			extra = fSeparated
 		}
-		g.add(RoleSibling, g.sex(0.55), age, s1, s2, extra)
+		g.addBorn(RoleSibling, g.sex(0.55), d, s1, s2, extra)
 	}
 	return KindSiblings
 }
@@ -310,10 +389,10 @@ func (g *gen) group(room int) string {
 func (g *gen) unaccompanied(room int) string {
 	k := min(1+g.pickCount([]int{70, 25, 5}), room)
 	s1, s2 := g.surnames()
-	eldest := g.ageIn([]band{{14, 17, 88}, {11, 13, 12}})
-	g.add(RoleHead, g.sex(0.7), eldest, s1, s2, fUnaccompanied)
-	for range k - 1 {
-		g.add(RoleSibling, g.sex(0.5), max(eldest-g.between(1, 5), 6), s1, s2, fUnaccompanied)
+	eldest := g.dayIn(g.ageIn([]band{{14, 17, 88}, {11, 13, 12}}))
+	g.addBorn(RoleHead, g.sex(0.7), eldest, s1, s2, fUnaccompanied)
+	for _, d := range g.youngerSiblings(eldest, k-1, 6) {
+		g.addBorn(RoleSibling, g.sex(0.5), d, s1, s2, fUnaccompanied)
 	}
 	return KindUnaccompanied
 }
@@ -357,11 +436,11 @@ func (g *gen) relativeLed(room int) string {
 	}
 	if left := room - 1 - k; left > 0 && !grand && g.chance(0.4) {
 		other := g.c.surnames.pick(g.r)
-		for _, a := range g.childAges(age, min(g.between(1, 2), left), false) {
+		for _, d := range g.childBirths(age, min(g.between(1, 2), left), false) {
 			if sex == "M" {
-				g.add(RoleChild, g.sex(0.5), a, s1, other, 0)
+				g.addBorn(RoleChild, g.sex(0.5), d, s1, other, 0)
 			} else {
-				g.add(RoleChild, g.sex(0.5), a, other, s1, 0)
+				g.addBorn(RoleChild, g.sex(0.5), d, other, s1, 0)
 			}
 		}
 	}

@@ -81,3 +81,7 @@ func BenchmarkStats7200(b *testing.B) {
 		}
 	}
 }
+
+func services(n *node.Node) demo.Services {
+	return demo.Services{Registry: n.Registry, Journey: n.Journey, Supply: n.Supply, Ledger: n.Ledger}
+}

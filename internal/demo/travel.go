@@ -19,8 +19,16 @@ type TravelOptions struct {
 	// Seed drives every choice: the same seed and caravan give the same journey.
 	Seed int64
 	// Now is when the journey has got to: the last checkpoint was counted
-	// in the hours before it, and live hazards run on after it.
+	// in the hours before it, and live hazards run on after it. Every time
+	// in the journey is reckoned from it (to the minute), so the same seed,
+	// caravan and Now give the same journey. Zero means time.Now(). The
+	// journey starts six days and ten hours before Now, and a node refuses
+	// check-ins and marks more than 90 days old: Now must be recent.
 	Now time.Time
+	// IDs are the caravan's registry ids in the caravan's order, as Load
+	// returns them; nil means reading the registration order from the
+	// registry (the caravan must then be the last people registered).
+	IDs []string
 }
 
 // Travelled says what Travel recorded.
@@ -79,14 +87,19 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
-	ids, err := reg.RegistrationOrder(ctx, by)
-	if err != nil {
-		return out, err
+	ids := opt.IDs
+	if ids == nil {
+		var err error
+		if ids, err = reg.RegistrationOrder(ctx, by); err != nil {
+			return out, err
+		}
+		if len(ids) < len(c.People) {
+			return out, fmt.Errorf("travel: %d people registered, the caravan has %d: load it first", len(ids), len(c.People))
+		}
+		ids = ids[len(ids)-len(c.People):]
+	} else if len(ids) != len(c.People) {
+		return out, fmt.Errorf("travel: %d ids for a caravan of %d", len(ids), len(c.People))
 	}
-	if len(ids) < len(c.People) {
-		return out, fmt.Errorf("travel: %d people registered, the caravan has %d: load it first", len(ids), len(c.People))
-	}
-	ids = ids[len(ids)-len(c.People):]
 	route, err := j.Route(ctx, by)
 	if err != nil {
 		return out, err
@@ -99,7 +112,7 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 	rnd := rand.New(rand.NewPCG(uint64(opt.Seed), 0x74726176656c)) // "travel"
 	chance := func(p float64) bool { return rnd.Float64() < p }
 	now := opt.Now.UTC().Truncate(time.Minute)
-	start := now.Add(-6*24*time.Hour - 10*time.Hour)
+	start := journeyStart(now)
 	hasFlag := func(i int, f string) bool { return slices.Contains(c.People[i].Flags, f) }
 
 	w := make([]walker, len(c.People))
@@ -111,6 +124,7 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 	var found []int // people found at the far bank
 	var prevSeen map[string]bool
 	var incidents []journey.IncidentInput
+	var checkins []ledger.Draft
 	var detainedUAC, hospital []string
 
 	for k, cp := range travelPlan {
@@ -196,13 +210,11 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 			}
 			seen = append(seen, journey.Seen{Person: ids[i], At: at()})
 		}
-		drafts, err := j.PrepareCheckins(ctx, by, cp.stage, seen)
+		ds, err := j.PrepareCheckins(ctx, by, cp.stage, seen)
 		if err != nil {
 			return out, err
 		}
-		if _, err := led.Append(ctx, by.Actor(), drafts); err != nil {
-			return out, fmt.Errorf("travel: check-ins at %s: %w", cp.stage, err)
-		}
+		checkins = append(checkins, ds...)
 		out.Checkpoints = append(out.Checkpoints, cp.stage)
 		out.Checkins += len(seen)
 		here := make(map[string]bool, len(seen))
@@ -217,6 +229,12 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 			}
 		}
 		prevSeen = here
+	}
+
+	// The check-ins at every checkpoint are one commit: the pages they
+	// share are written once, not once per checkpoint.
+	if _, err := led.Append(ctx, by.Actor(), checkins); err != nil {
+		return out, fmt.Errorf("travel: check-ins: %w", err)
 	}
 
 	// Volunteers mark what they learn: who was found on the far bank, who left.
@@ -269,10 +287,15 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 	hazards := []journey.HazardInput{
 		{Kind: "police_line", Place: journey.Place{Lat: &plat, Lon: &plon}, From: lastAt, Until: now.Add(36 * time.Hour)},
 		{Kind: "trap", Place: journey.Place{Stage: "ciudad-hidalgo"}, From: lastAt, Until: now.Add(24 * time.Hour)},
-		{Kind: "flooding", Place: journey.Place{Stage: "huixtla"}, Until: now.Add(72 * time.Hour)},
+		{Kind: "flooding", Place: journey.Place{Stage: "huixtla"}, From: now, Until: now.Add(72 * time.Hour)},
 		{Kind: "dangerous_road", Place: journey.Place{Stage: "chiquimula"}, From: day(3, 0), Until: now.Add(48 * time.Hour)},
 	}
 	for i, in := range hazards {
+		if !in.Until.After(time.Now()) {
+			// A journey that got to Now days ago has hazards that have
+			// expired since, and a node refuses an expired hazard.
+			continue
+		}
 		h, err := j.RecordHazard(ctx, by, in)
 		if err != nil {
 			return out, fmt.Errorf("travel: hazard %s: %w", in.Kind, err)
@@ -285,6 +308,12 @@ func Travel(ctx context.Context, j *journey.Service, reg *registry.Service, led 
 		}
 	}
 	return out, nil
+}
+
+// journeyStart is when a journey that has got to now started: six days
+// and ten hours before, in the morning at San Pedro Sula.
+func journeyStart(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Minute).Add(-6*24*time.Hour - 10*time.Hour)
 }
 
 // runAll runs fns with up to n at a time and returns the first error.
