@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -266,22 +267,31 @@ func (l *Ledger) write(ctx context.Context, tx store.Tx, head *store.Head, r *re
 	now := time.Now().UnixMilli()
 	evs := make([]event.Event, 0, len(r.drafts))
 	audit := make([]store.AuditEntry, 0, len(r.drafts)+len(r.audit))
+	// Hashes first, in order (each names the one before), then the
+	// signatures, which are independent: a big request signs on every core.
+	seq, prev := head.Seq, head.Hash
 	for _, d := range r.drafts {
 		body, err := json.Marshal(d.Body)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", d.Kind, err)
 		}
-		e := event.Event{Node: l.keys.NodeID, Seq: head.Seq + 1, HLC: l.clock.Now(), Actor: r.actor,
-			Kind: d.Kind, Subject: d.Subject, Body: body, Prev: head.Hash}
-		e.Seal(l.keys.Signing)
-		if err := tx.InsertEvent(ctx, &e); err != nil {
+		seq++
+		e := event.Event{Node: l.keys.NodeID, Seq: seq, HLC: l.clock.Now(), Actor: r.actor,
+			Kind: d.Kind, Subject: d.Subject, Body: body, Prev: prev}
+		e.Hash = e.ComputeHash()
+		prev = e.Hash
+		evs = append(evs, e)
+	}
+	l.sign(evs)
+	for i := range evs {
+		e := &evs[i]
+		if err := tx.InsertEvent(ctx, e); err != nil {
 			return nil, fmt.Errorf("store event %d: %w", e.Seq, err)
 		}
-		if err := l.proj.Apply(ctx, tx, &e); err != nil {
+		if err := l.proj.Apply(ctx, tx, e); err != nil {
 			return nil, err
 		}
 		head.Seq, head.Hash, head.HLC = e.Seq, e.Hash, e.HLC
-		evs = append(evs, e)
 		audit = append(audit, store.AuditEntry{At: now, Actor: r.actor, Action: e.Kind, Record: e.Subject, Detail: e.ID()})
 	}
 	for _, a := range r.audit {
@@ -296,6 +306,30 @@ func (l *Ledger) write(ctx context.Context, tx store.Tx, head *store.Head, r *re
 		}
 	}
 	return evs, nil
+}
+
+// parallelSignMin is the smallest request signed on several cores: below
+// it, starting goroutines costs more than the signatures.
+const parallelSignMin = 256
+
+// sign signs evs (hashed already) with the node key.
+func (l *Ledger) sign(evs []event.Event) {
+	workers := min(runtime.GOMAXPROCS(0), len(evs)/parallelSignMin)
+	if workers < 2 {
+		for i := range evs {
+			evs[i].Sig = ed25519.Sign(l.keys.Signing, evs[i].Hash)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(evs); i += workers {
+				evs[i].Sig = ed25519.Sign(l.keys.Signing, evs[i].Hash)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // PublicKey is this node's signing public key.

@@ -362,3 +362,33 @@ func TestProjectionOrderIndependent(t *testing.T) {
 		}
 	})
 }
+
+// TestBigRequestSigned: a request big enough to be signed on several cores
+// gives events whose every signature and chain link verifies, in order.
+func TestBigRequestSigned(t *testing.T) {
+	e := newEnv(t)
+	if err := e.l.Genesis(ctx, "init", "test node"); err != nil {
+		t.Fatal(err)
+	}
+	drafts := make([]Draft, 4*parallelSignMin+3)
+	for i := range drafts {
+		drafts[i] = add(fmt.Sprintf("c%d", i%7), i)
+	}
+	evs, err := e.l.Append(ctx, "ana", drafts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := e.l.PublicKey()
+	for i := range evs {
+		if err := evs[i].CheckSig(pub); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if i > 0 && string(evs[i].Prev) != string(evs[i-1].Hash) {
+			t.Fatalf("event %d does not chain to event %d", i, i-1)
+		}
+	}
+	rep, err := e.l.Verify(ctx, true)
+	if err != nil || !rep.OK() || rep.Events != len(drafts)+1 {
+		t.Fatalf("Verify = %+v, %v; want %d events and no problem", rep, err, len(drafts)+1)
+	}
+}
