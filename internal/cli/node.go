@@ -228,6 +228,10 @@ func (app *App) initJoin(cmd *cobra.Command, f joinFlags, name string) error {
 	fmt.Fprintf(app.Stdout, "Joined organisation %s as node %s in %s (%s)\n", n.Keys.OrgID(), n.Keys.NodeID, app.DataDir,
 		time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(app.Stdout, "Received %d events from %s at %s\n", res.Sync.Pulled, inv.Inviter.ID, res.URL)
-	fmt.Fprintf(app.Stdout, "Delete %s now: it is used. Next: caravana serve --data %s --sync-every 30s --peer %s\n", f.file, app.DataDir, res.URL)
+	ca := ""
+	if f.caFile != "" {
+		ca = " --peer-ca " + f.caFile
+	}
+	fmt.Fprintf(app.Stdout, "Delete %s now: it is used. Next: caravana serve --data %s --sync-every 30s --peer %s%s\n", f.file, app.DataDir, res.URL, ca)
 	return nil
 }
