@@ -93,7 +93,9 @@ func traceOutcome(c *reqCtx, outcome string) string {
 	return outcome
 }
 
-func conflictsURL(kind string, page int) string {
+// kindPageURL is a listing's address at path, filtered by kind (none: all)
+// and at page (1: the first), as its pager and filter links write it.
+func kindPageURL(path, kind string, page int) string {
 	q := url.Values{}
 	if kind != "" {
 		q.Set("kind", kind)
@@ -102,9 +104,9 @@ func conflictsURL(kind string, page int) string {
 		q.Set("page", strconv.Itoa(page))
 	}
 	if len(q) == 0 {
-		return "/conflicts"
+		return path
 	}
-	return "/conflicts?" + q.Encode()
+	return path + "?" + q.Encode()
 }
 
 func (s *Server) conflictsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -171,19 +173,19 @@ func (s *Server) renderConflicts(w http.ResponseWriter, r *http.Request, c *reqC
 	}
 	for _, k := range conflictKinds {
 		if counts[k] > 0 {
-			v.Kinds = append(v.Kinds, conflictKindCount{Kind: k, Title: conflictKindTitle(c, k), URL: conflictsURL(k, 1), N: counts[k],
+			v.Kinds = append(v.Kinds, conflictKindCount{Kind: k, Title: conflictKindTitle(c, k), URL: kindPageURL("/conflicts", k, 1), N: counts[k],
 				Current: k == v.Kind})
 		}
 	}
-	v.AllURL = conflictsURL("", 1)
+	v.AllURL = kindPageURL("/conflicts", "", 1)
 	v.Total = len(chosen)
 	v.Pages = max(1, (len(chosen)+conflictsPerPage-1)/conflictsPerPage)
 	v.Page = min(pageNum(r), v.Pages)
 	if v.Page > 1 {
-		v.Prev = conflictsURL(v.Kind, v.Page-1)
+		v.Prev = kindPageURL("/conflicts", v.Kind, v.Page-1)
 	}
 	if v.Page < v.Pages {
-		v.Next = conflictsURL(v.Kind, v.Page+1)
+		v.Next = kindPageURL("/conflicts", v.Kind, v.Page+1)
 	}
 	from := (v.Page - 1) * conflictsPerPage
 	prevKind := ""

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,20 +60,6 @@ func placeLabel(route journey.Route, pl journey.Place) string {
 	return ""
 }
 
-func timelineURL(kind string, page int) string {
-	q := url.Values{}
-	if kind != "" {
-		q.Set("kind", kind)
-	}
-	if page > 1 {
-		q.Set("page", strconv.Itoa(page))
-	}
-	if len(q) == 0 {
-		return "/timeline"
-	}
-	return "/timeline?" + q.Encode()
-}
-
 // timelinePage offers blank forms placed where the column is now, the
 // likeliest place of what a volunteer reports.
 func (s *Server) timelinePage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -113,10 +98,10 @@ func (s *Server) renderTimeline(w http.ResponseWriter, r *http.Request, c *reqCt
 	v.Pages = max(1, (len(entries)+timelinePerPage-1)/timelinePerPage)
 	v.Page = min(pageNum(r), v.Pages)
 	if v.Page > 1 {
-		v.Prev = timelineURL(v.Kind, v.Page-1)
+		v.Prev = kindPageURL("/timeline", v.Kind, v.Page-1)
 	}
 	if v.Page < v.Pages {
-		v.Next = timelineURL(v.Kind, v.Page+1)
+		v.Next = kindPageURL("/timeline", v.Kind, v.Page+1)
 	}
 	for _, e := range entries {
 		if e.Hazard != nil && e.Hazard.Live {
