@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // GetJSON reads the document kind/id into into. found is false (and into
@@ -26,4 +27,28 @@ func PutJSON(ctx context.Context, tx Tx, kind, id string, v any) error {
 		return err
 	}
 	return tx.Put(ctx, kind, id, data)
+}
+
+// EachIndexedJSON reads, in the index's order, each document kind/id whose
+// id the index holds under key, and calls fn with it. Ids with no document
+// are skipped. A fresh T is decoded for each.
+func EachIndexedJSON[T any](ctx context.Context, tx ReadTx, index, key, kind string, fn func(id string, doc *T) error) error {
+	ids, err := tx.Lookup(ctx, index, key)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		var d T
+		found, err := GetJSON(ctx, tx, kind, id, &d)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", kind, id, err)
+		}
+		if !found {
+			continue
+		}
+		if err := fn(id, &d); err != nil {
+			return err
+		}
+	}
+	return nil
 }

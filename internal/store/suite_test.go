@@ -31,6 +31,7 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("EachEventPagesInOrder", func(t *testing.T) { testEachEvent(t, open(t)) })
 	t.Run("EachDoc", func(t *testing.T) { testEachDoc(t, open(t)) })
 	t.Run("EachIndex", func(t *testing.T) { testEachIndex(t, open(t)) })
+	t.Run("EachIndexedJSON", func(t *testing.T) { testEachIndexedJSON(t, open(t)) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, open(t), open(t)) })
 	t.Run("Erase", func(t *testing.T) { testErase(t, open) })
 	t.Run("ResetProjections", func(t *testing.T) { testReset(t, open(t)) })
@@ -1084,5 +1085,44 @@ func testErase(t *testing.T, open func(t *testing.T) store.Store) {
 				t.Errorf("after Erase reading fails = %v (%v), want %v", erased, readErr, tt.erased)
 			}
 		})
+	}
+}
+
+// testEachIndexedJSON: the documents an index names under a key, decoded
+// fresh each, in the index's order; an id with no document is skipped, and
+// fn's error ends the walk.
+func testEachIndexedJSON(t *testing.T, s store.Store) {
+	type doc struct {
+		N    int    `json:"n"`
+		Note string `json:"note,omitempty"`
+	}
+	update(t, s, func(tx store.Tx) error {
+		for id, d := range map[string]doc{"c": {N: 3}, "a": {N: 1, Note: "only a"}, "x": {N: 9}} {
+			if err := store.PutJSON(ctx, tx, "thing", id, d); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"c", "gone", "a"} {
+			if err := tx.AddIndex(ctx, "tag", "red", id); err != nil {
+				return err
+			}
+		}
+		return tx.AddIndex(ctx, "tag", "blue", "x")
+	})
+	var got []string
+	view(t, s, func(tx store.ReadTx) error {
+		return store.EachIndexedJSON(ctx, tx, "tag", "red", "thing", func(id string, d *doc) error {
+			got = append(got, fmt.Sprintf("%s=%d%s", id, d.N, d.Note))
+			return nil
+		})
+	})
+	if want := []string{"a=1only a", "c=3"}; !slices.Equal(got, want) {
+		t.Errorf("red things = %q, want %q", got, want)
+	}
+	err := s.View(ctx, func(tx store.ReadTx) error {
+		return store.EachIndexedJSON(ctx, tx, "tag", "red", "thing", func(string, *doc) error { return errBoom })
+	})
+	if !errors.Is(err, errBoom) {
+		t.Errorf("fn's error: got %v", err)
 	}
 }

@@ -65,21 +65,12 @@ func (s *Service) Conflicts(ctx context.Context, p auth.Principal) ([]Conflict, 
 	}
 	var out []Conflict
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
-		keys, err := tx.Lookup(ctx, idxOpen, openKey)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			var d entDoc
-			found, err := store.GetJSON(ctx, tx, docEnt, k, &d)
-			if err != nil {
-				return err
-			}
-			if found && d.Open {
+		return store.EachIndexedJSON(ctx, tx, idxOpen, openKey, docEnt, func(k string, d *entDoc) error {
+			if d.Open {
 				out = append(out, d.conflict(k))
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -331,21 +331,10 @@ func (s *Service) History(ctx context.Context, p auth.Principal, household strin
 	}
 	out := []Distribution{}
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
-		ids, err := tx.Lookup(ctx, idxUnit, household)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			var d distDoc
-			found, err := store.GetJSON(ctx, tx, docDist, id, &d)
-			if err != nil {
-				return err
-			}
-			if found {
-				out = append(out, d.distribution(id))
-			}
-		}
-		return nil
+		return store.EachIndexedJSON(ctx, tx, idxUnit, household, docDist, func(id string, d *distDoc) error {
+			out = append(out, d.distribution(id))
+			return nil
+		})
 	})
 	sortDistributions(out)
 	return out, err
